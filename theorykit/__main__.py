@@ -1,0 +1,5 @@
+import sys
+
+from theorykit.cli import main
+
+sys.exit(main())

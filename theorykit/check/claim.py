@@ -1,0 +1,114 @@
+"""Claims, verdicts and the context a claim runs in.
+
+A :class:`Claim` ties a literature result to code that derives a prediction and measures
+it. Running it yields a :class:`Verdict`: *holds*, *contradicted* or *inconclusive* (or
+*error* if the check itself failed), with predicted and measured values, the interval, the
+tolerance and how it follows from the standard error, the sample size and the seed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Provenance = Literal["paper-abstract", "paper-recalled", "derived"]
+PROVENANCE_TEXT: dict[str, str] = {
+    "paper-abstract": "stated in the paper (abstract-level, read)",
+    "paper-recalled": "the paper's result as recalled, not checked against the PDF",
+    "derived": "derived by theorykit (SymPy) from the stated setting",
+}
+
+
+class Status(str, enum.Enum):
+    HOLDS = "holds"
+    CONTRADICTED = "contradicted"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a claim comes from: paper key, theorem/equation locator and provenance."""
+
+    paper: str
+    locator: str
+    provenance: Provenance
+    note: str = ""
+
+    def text(self) -> str:
+        return f"{self.paper}, {self.locator} [{self.provenance}]"
+
+
+@dataclass
+class RunContext:
+    """How a claim is run: ``mode`` is ``"quick"`` (the default; ``theorykit verify``
+    finishes in minutes on 2 cores) or ``"full"`` (larger samples); ``seed`` seeds every
+    generator the claim makes; ``device`` is a torch device string."""
+
+    mode: Literal["quick", "full"] = "quick"
+    seed: int = 20251
+    device: str = "cpu"
+    progress: Callable[[float], None] | None = None
+
+    @property
+    def quick(self) -> bool:
+        return self.mode == "quick"
+
+    def pick(self, quick: Any, full: Any) -> Any:
+        """``quick`` in quick mode, ``full`` otherwise."""
+        return quick if self.quick else full
+
+    def report(self, fraction: float) -> None:
+        if self.progress is not None:
+            self.progress(min(max(fraction, 0.0), 1.0))
+
+
+@dataclass
+class Verdict:
+    """The outcome of one claim."""
+
+    claim_id: str
+    status: Status
+    predicted: float | str | None
+    measured: float | str | None
+    interval: tuple[float, float] | None = None
+    tolerance: str = ""
+    sample_size: int | str | None = None
+    seed: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    series: dict[str, Any] = field(default_factory=dict)
+    """Data for plots (lists of numbers), rendered by the book."""
+    elapsed_s: float | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """Filled by the runner: versions, device, date, mode."""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["status"] = self.status.value
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Verdict:
+        d = dict(d)
+        d["status"] = Status(d["status"])
+        if d.get("interval") is not None:
+            d["interval"] = tuple(d["interval"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A checkable statement. ``run(ctx)`` returns a :class:`Verdict` (use the helpers of
+    :mod:`theorykit.check.stats` to build it honestly)."""
+
+    id: str
+    title: str
+    source: Source
+    run: Callable[[RunContext], Verdict]
+    tags: tuple[str, ...] = ()
+    quick: bool = True
+    """Included in ``theorykit verify --quick`` (all claims run under ``--full``)."""
+    statement: str = ""
+    """The claim in words/LaTeX, shown by the book."""

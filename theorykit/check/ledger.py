@@ -1,0 +1,159 @@
+"""The ledger: running claims, recording verdicts with provenance, and rendering them.
+
+Verdicts are appended to a JSON-lines file as soon as each claim finishes, so an
+interrupted ``theorykit verify`` loses nothing: ``--resume`` skips claims already recorded
+for the same mode and seed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import time
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from theorykit.check.claim import Claim, RunContext, Status, Verdict
+from theorykit.errors import TheorykitError
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import scipy
+    import sympy
+    import torch
+
+    import theorykit
+
+    return {
+        "theorykit": theorykit.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "sympy": sympy.__version__,
+    }
+
+
+def device_text(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def run_claim(c: Claim, ctx: RunContext) -> Verdict:
+    """Run one claim; failures of the check become an ``error`` verdict, never a crash."""
+    t0 = time.perf_counter()
+    try:
+        v = c.run(ctx)
+        if v.claim_id != c.id:
+            v.claim_id = c.id
+    except TheorykitError as exc:
+        v = Verdict(c.id, Status.ERROR, None, None, details={"error": str(exc)})
+    except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
+        v = Verdict(c.id, Status.ERROR, None, None,
+                    details={"error": f"{type(exc).__name__}: {exc}",
+                             "traceback": traceback.format_exc(limit=5)})
+    v.elapsed_s = round(time.perf_counter() - t0, 3)
+    v.provenance = {
+        "mode": ctx.mode,
+        "seed": ctx.seed,
+        "device": device_text(ctx.device),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "versions": versions(),
+        "source": c.source.text(),
+    }
+    return v
+
+
+class Ledger:
+    """Verdicts of a run, optionally backed by a JSON-lines journal for resuming."""
+
+    def __init__(self, journal: Path | None = None) -> None:
+        self.journal = journal
+        self.verdicts: dict[str, Verdict] = {}
+
+    def load(self, ctx: RunContext) -> None:
+        if self.journal is None or not self.journal.exists():
+            return
+        for line in self.journal.read_text().splitlines():
+            if not line.strip():
+                continue
+            v = Verdict.from_json(json.loads(line))
+            p = v.provenance
+            if p.get("mode") == ctx.mode and p.get("seed") == ctx.seed:
+                self.verdicts[v.claim_id] = v
+
+    def record(self, v: Verdict) -> None:
+        self.verdicts[v.claim_id] = v
+        if self.journal is not None:
+            self.journal.parent.mkdir(parents=True, exist_ok=True)
+            with self.journal.open("a") as fh:
+                fh.write(json.dumps(v.to_json(), default=_jsonable) + "\n")
+
+    def run(self, claims: Iterable[Claim], ctx: RunContext, *, resume: bool = False,
+            on_start=None, on_done=None) -> list[Verdict]:
+        if resume:
+            self.load(ctx)
+        out = []
+        for c in claims:
+            if resume and c.id in self.verdicts and self.verdicts[c.id].status != Status.ERROR:
+                out.append(self.verdicts[c.id])
+                if on_done:
+                    on_done(c, self.verdicts[c.id], True)
+                continue
+            if on_start:
+                on_start(c)
+            v = run_claim(c, ctx)
+            self.record(v)
+            out.append(v)
+            if on_done:
+                on_done(c, v, False)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdicts": [v.to_json() for v in self.verdicts.values()]}
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2, default=_jsonable))
+
+
+def _jsonable(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    return str(o)
+
+
+def format_value(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def verdict_rows(verdicts: Iterable[Verdict], claims: dict[str, Claim]) -> list[list[str]]:
+    rows = []
+    for v in verdicts:
+        c = claims.get(v.claim_id)
+        src = f"{c.source.paper} {c.source.locator}" if c else ""
+        interval = (f"[{v.interval[0]:.4g}, {v.interval[1]:.4g}]"
+                    if v.interval is not None else "-")
+        measured = format_value(v.measured)
+        if v.status == Status.ERROR:
+            measured = str(v.details.get("error", "error"))[:60]
+        rows.append([v.claim_id, src, format_value(v.predicted), measured, interval,
+                     v.status.value])
+    return rows

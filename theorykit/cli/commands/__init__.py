@@ -1,0 +1,1 @@
+"""One module per ``theorykit`` subcommand, each with ``register(subparsers)``."""

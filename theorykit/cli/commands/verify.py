@@ -1,0 +1,93 @@
+"""``theorykit verify``: run the claim registry and print the verdict table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from theorykit.check.claim import RunContext, Status
+from theorykit.check.ledger import Ledger, verdict_rows
+from theorykit.check.registry import all_claims, select
+from theorykit.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="run the registered claims and print the verdict table")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
+                      help="quick versions of the quick claims (default; minutes on 2 cores)")
+    mode.add_argument("--full", dest="mode", action="store_const", const="full",
+                      help="every claim with its full sample sizes")
+    p.add_argument("--only", metavar="PATTERN", help="claim ids or tags matching a glob")
+    p.add_argument("--list", action="store_true", help="list the selected claims and exit")
+    p.add_argument("--json", metavar="PATH", help="write the verdicts as JSON to PATH")
+    p.add_argument("--journal", metavar="PATH",
+                   help="append each verdict to this JSON-lines file as it finishes")
+    p.add_argument("--resume", action="store_true",
+                   help="skip claims already in --journal (same mode and seed)")
+    p.add_argument("--seed", type=int, default=20251, help="master seed (default 20251)")
+    p.add_argument("--device", default="cpu", help="torch device for simulations")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run, mode="quick")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    if args.resume and not args.journal:
+        raise InputError("--resume needs --journal PATH")
+    claims = select(args.only, quick_only=args.mode == "quick")
+    if not claims:
+        known = ", ".join(c.id for c in all_claims())
+        raise InputError(f"no claim matches {args.only!r}; known: {known}")
+    console = Console(stderr=False)
+    if args.list:
+        for c in claims:
+            console.print(f"{c.id}  [dim]{c.source.text()}[/dim]  {c.title}")
+        return 0
+
+    ledger = Ledger(Path(args.journal) if args.journal else None)
+    by_id = {c.id: c for c in claims}
+    show = not args.no_progress and sys.stderr.isatty()
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+        "{task.completed}/{task.total}"), TimeElapsedColumn(), console=Console(stderr=True),
+        disable=not show, transient=True)
+    with progress:
+        task = progress.add_task("verifying", total=len(claims))
+
+        def on_start(c):
+            progress.update(task, description=f"{c.id}")
+
+        def on_done(c, v, cached):
+            progress.advance(task)
+            if not show:
+                tag = " (resumed)" if cached else ""
+                print(f"[{v.status.value:>12}] {c.id} ({v.elapsed_s or 0:.1f}s){tag}",
+                      file=sys.stderr, flush=True)
+
+        ctx = RunContext(mode=args.mode, seed=args.seed, device=args.device)
+        verdicts = ledger.run(claims, ctx, resume=args.resume, on_start=on_start,
+                              on_done=on_done)
+
+    table = Table(title=f"theorykit verify ({args.mode}, seed {args.seed})", show_lines=False)
+    for col in ("claim", "source", "predicted", "measured", "interval", "verdict"):
+        table.add_column(col, overflow="fold")
+    colors = {"holds": "green", "contradicted": "red", "inconclusive": "yellow",
+              "error": "magenta"}
+    for row in verdict_rows(verdicts, by_id):
+        row[-1] = f"[{colors[row[-1]]}]{row[-1]}[/]"
+        table.add_row(*row)
+    console.print(table)
+    counts = {s.value: sum(v.status == s for v in verdicts) for s in Status}
+    console.print("  ".join(f"{k}: {n}" for k, n in counts.items()))
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"mode": args.mode, "seed": args.seed,
+                                   "verdicts": [v.to_json() for v in verdicts]},
+                                  indent=2, default=str))
+    return 1 if counts["contradicted"] or counts["error"] else 0
