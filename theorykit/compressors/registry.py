@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from typing import Any, TypeVar
 
 from theorykit.compressors.base import CompressorSpec
@@ -32,10 +33,12 @@ def _load() -> None:
     global _LOADED
     if _LOADED:
         return
-    import theorykit.compressors.catalog as pkg
-
+    pkg = importlib.import_module("theorykit.compressors.catalog")
     for mod in pkgutil.iter_modules(pkg.__path__):
         importlib.import_module(f"{pkg.__name__}.{mod.name}")
+    # Importing the subpackage rebinds the attribute ``theorykit.compressors.catalog`` to
+    # the module; restore the public function ``theorykit.compressors.catalog()``.
+    sys.modules["theorykit.compressors"].catalog = catalog  # type: ignore[attr-defined]
     _LOADED = True
 
 

@@ -1,0 +1,330 @@
+"""Distributed compressed gradient methods with biased compressors: DCGD, EF and EF21.
+
+All three run in torch, vectorised over ``R`` replicas and ``N`` workers: gradients have
+shape ``(R, N, d)`` and one call of ``spec.apply`` compresses every (replica, worker) row
+independently. Each method is a pair of small functions in the style of optax,
+``init(grads0) -> state`` and ``update(state, grads, eta, generator) -> (delta, state)``,
+and the iterate moves by ``x⁺ = x - delta``.
+
+* **DCGD** (no memory; Beznosikov et al., JMLR 24(276), 2023, Section 4 [recalled]):
+
+  .. math:: x^{k+1} = x^k - \\eta\\,\\tfrac1n \\textstyle\\sum_i \\mathcal C(g_i^k).
+
+* **EF** (error feedback, the Stich–Karimireddy form analysed by Beznosikov et al. 2023,
+  Section 5 [recalled]; digest §1.5): with ``e_i⁰ = 0``,
+
+  .. math:: v_i^k = \\mathcal C(e_i^k + \\eta g_i^k),\\quad
+            e_i^{k+1} = e_i^k + \\eta g_i^k - v_i^k,\\quad
+            x^{k+1} = x^k - \\tfrac1n \\textstyle\\sum_i v_i^k.
+
+* **EF21** (Richtárik, Sokolov, Fatkhullin, *EF21: A New, Simpler, Theoretically Better,
+  and Practically Faster Error Feedback*, NeurIPS 2021, Algorithm 1 [recalled]):
+
+  .. math:: x^{k+1} = x^k - \\eta\\, \\tfrac1n \\textstyle\\sum_i g_i^k,\\quad
+            g_i^{k+1} = g_i^k + \\mathcal C(\\nabla f_i(x^{k+1}) - g_i^k),
+
+  with ``g_i⁰ = ∇f_i(x⁰)`` (``init="full"``, default) or ``C(∇f_i(x⁰))``
+  (``init="compressed"``). With stochastic gradients the same update is EF21-SGD.
+
+Local functions: :class:`LocalQuadratics`, ``f_i(x) = ½ xᵀ A_i x - b_iᵀ x + c_i`` with
+exact μ, L, minimiser, ``f*`` and the heterogeneity ``D = (1/n) Σ ||∇f_i(x*)||²``;
+stochastic gradients add ``ξ_i ~ N(0, (C/d) I)``, so that ``E||g_i - ∇f_i||² = C`` exactly
+(the constant ``C`` of the EF rate). :func:`run` drives any method and records
+``f(x^k) - f*``, ``||x^k - x*||²`` and, optionally, the weighted average of the EF rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from theorykit.compressors.base import CompressorSpec
+from theorykit.errors import InputError
+
+Tensor = torch.Tensor
+
+
+# --------------------------------------------------------------------------- local functions
+class LocalQuadratics:
+    """``n`` local quadratics ``f_i(x) = ½ xᵀA_i x - b_iᵀx + c_i``; ``f = (1/n) Σ f_i``.
+
+    ``A``: ``(n, d, d)`` symmetric with a positive definite mean; ``b``: ``(n, d)``;
+    ``c``: ``(n,)``. Constants are computed exactly (eigenvalues of the mean Hessian)."""
+
+    def __init__(self, A: Any, b: Any = None, c: Any = None, *,
+                 dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> None:
+        A = torch.as_tensor(A, dtype=dtype, device=device)
+        if A.ndim != 3 or A.shape[1] != A.shape[2]:
+            raise InputError(f"A must have shape (n, d, d), got {tuple(A.shape)}")
+        if not torch.allclose(A, A.transpose(1, 2)):
+            raise InputError("every A_i must be symmetric")
+        n, d = A.shape[0], A.shape[1]
+        b = torch.zeros(n, d, dtype=dtype, device=device) if b is None else \
+            torch.as_tensor(b, dtype=dtype, device=device)
+        c = torch.zeros(n, dtype=dtype, device=device) if c is None else \
+            torch.as_tensor(c, dtype=dtype, device=device)
+        if b.shape != (n, d) or c.shape != (n,):
+            raise InputError(f"b must be (n, d) = {(n, d)} and c (n,), got {tuple(b.shape)}, "
+                             f"{tuple(c.shape)}")
+        self.A, self.b, self.c = A, b, c
+        self.n_workers, self.dim = n, d
+        Abar = A.mean(0)
+        eig = torch.linalg.eigvalsh(Abar)
+        if eig[0] <= 0:
+            raise InputError(f"the mean Hessian must be positive definite (smallest "
+                             f"eigenvalue {float(eig[0]):.3g})")
+        self.mu, self.L = float(eig[0]), float(eig[-1])
+        self.x_star = torch.linalg.solve(Abar, b.mean(0))
+        self.f_star = float(self.loss(self.x_star[None])[0])
+        gstar = self.grads(self.x_star[None])[0]
+        self.D = float((gstar**2).sum(-1).mean())
+        """(1/n) Σ_i ||∇f_i(x*)||² (heterogeneity at the optimum)."""
+        self.L_i = [float(torch.linalg.eigvalsh(a)[-1]) for a in A]
+
+    def grads(self, x: Tensor) -> Tensor:
+        """∇f_i(x) for x of shape (R, d): returns (R, n, d)."""
+        return torch.einsum("nij,rj->rni", self.A, x) - self.b[None]
+
+    def loss(self, x: Tensor) -> Tensor:
+        """f(x) = (1/n) Σ f_i(x) for x of shape (R, d): returns (R,)."""
+        quad = 0.5 * torch.einsum("ri,nij,rj->rn", x, self.A, x)
+        return (quad - x @ self.b.T + self.c[None]).mean(-1)
+
+    def gap(self, x: Tensor) -> Tensor:
+        """f(x) - f* computed as ½ (x - x*)ᵀ Ā (x - x*) (no cancellation)."""
+        z = x - self.x_star
+        return 0.5 * torch.einsum("ri,ij,rj->r", z, self.A.mean(0), z)
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def counterexample(cls, **kw: Any) -> LocalQuadratics:
+        """f_i(x) = <a_i, x>² + ||x||²/4 with the a_i of
+        :data:`theorykit.rules.rates.COUNTEREXAMPLE_A` (n = d = 3)."""
+        from theorykit.rules.rates import COUNTEREXAMPLE_A
+
+        a = torch.tensor(COUNTEREXAMPLE_A, dtype=torch.float64)
+        A = 2 * torch.einsum("ni,nj->nij", a, a) + 0.5 * torch.eye(3)[None]
+        return cls(A, **kw)
+
+    @classmethod
+    def random(cls, n: int, d: int, *, mu: float = 1.0, L: float = 10.0,
+               heterogeneity: float = 0.0, seed: int = 0, **kw: Any) -> LocalQuadratics:
+        """Workers with a common diagonal Hessian with eigenvalues spread log-uniformly in
+        [mu, L] (both attained), rotated by a random orthogonal matrix, and linear terms
+        ``b_i = h_i`` with Σ h_i = 0, ``(1/n) Σ ||h_i||² = heterogeneity`` (so x* = 0,
+        f* = 0 and D = heterogeneity exactly)."""
+        if n < 1 or d < 1:
+            raise InputError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
+        if not 0 < mu <= L:
+            raise InputError(f"need 0 < mu <= L, got mu={mu}, L={L}")
+        if heterogeneity < 0:
+            raise InputError(f"heterogeneity must be >= 0, got {heterogeneity}")
+        g = torch.Generator().manual_seed(seed)
+        eig = torch.logspace(math.log10(mu), math.log10(L), d, dtype=torch.float64)
+        q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+        A = (q * eig) @ q.T
+        A = 0.5 * (A + A.T)
+        h = torch.randn(n, d, generator=g, dtype=torch.float64)
+        h = h - h.mean(0, keepdim=True)
+        if n == 1 or heterogeneity == 0:
+            h = torch.zeros_like(h)
+        else:
+            h = h * math.sqrt(heterogeneity / float((h**2).sum(-1).mean()))
+        return cls(A[None].expand(n, d, d).clone(), h, **kw)
+
+
+# --------------------------------------------------------------------------- methods
+def _compress(comp: CompressorSpec | Sequence[CompressorSpec], x: Tensor,
+              generator: torch.Generator | None) -> Tensor:
+    if isinstance(comp, CompressorSpec):
+        return comp.apply(x, generator)
+    return torch.stack([c.apply(x[:, i], generator) for i, c in enumerate(comp)], dim=1)
+
+
+def _check_comp(comp: Any) -> None:
+    ok = isinstance(comp, CompressorSpec) or (
+        isinstance(comp, Sequence) and comp and all(isinstance(c, CompressorSpec) for c in comp))
+    if not ok:
+        raise InputError("compressor must be a CompressorSpec or a list of one per worker")
+
+
+@dataclass
+class DCGD:
+    """Distributed compressed GD without memory: delta = η (1/n) Σ C(g_i)."""
+
+    compressor: CompressorSpec | Sequence[CompressorSpec]
+    name: str = "DCGD"
+
+    def __post_init__(self) -> None:
+        _check_comp(self.compressor)
+
+    def init(self, grads0: Tensor, generator: torch.Generator | None = None) -> dict:
+        return {}
+
+    def update(self, state: dict, grads: Tensor, eta: float | Tensor,
+               generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
+        return eta * _compress(self.compressor, grads, generator).mean(1), state
+
+
+@dataclass
+class EF:
+    """Error feedback (Stich–Karimireddy form): v_i = C(e_i + η g_i),
+    e_i <- e_i + η g_i - v_i, delta = (1/n) Σ v_i."""
+
+    compressor: CompressorSpec | Sequence[CompressorSpec]
+    name: str = "EF"
+
+    def __post_init__(self) -> None:
+        _check_comp(self.compressor)
+
+    def init(self, grads0: Tensor, generator: torch.Generator | None = None) -> dict:
+        return {"e": torch.zeros_like(grads0)}
+
+    def update(self, state: dict, grads: Tensor, eta: float | Tensor,
+               generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
+        p = state["e"] + eta * grads
+        v = _compress(self.compressor, p, generator)
+        return v.mean(1), {"e": p - v}
+
+
+@dataclass
+class EF21:
+    """EF21: each worker keeps g_i, updated by a compressed correction
+    g_i <- g_i + C(∇f_i(x) - g_i); delta = η (1/n) Σ g_i."""
+
+    compressor: CompressorSpec | Sequence[CompressorSpec]
+    init_mode: Literal["full", "compressed"] = "full"
+    name: str = "EF21"
+
+    def __post_init__(self) -> None:
+        _check_comp(self.compressor)
+        if self.init_mode not in ("full", "compressed"):
+            raise InputError(f"EF21 init_mode must be 'full' or 'compressed', got "
+                             f"{self.init_mode!r}")
+
+    def init(self, grads0: Tensor, generator: torch.Generator | None = None) -> dict:
+        g = grads0.clone() if self.init_mode == "full" else \
+            _compress(self.compressor, grads0, generator)
+        return {"g": g, "fresh": True}
+
+    def update(self, state: dict, grads: Tensor, eta: float | Tensor,
+               generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
+        g = state["g"]
+        if not state.get("fresh"):
+            g = g + _compress(self.compressor, grads - g, generator)
+        return eta * g.mean(1), {"g": g, "fresh": False}
+
+
+METHODS: dict[str, type] = {"dcgd": DCGD, "ef": EF, "ef21": EF21}
+
+
+def make_method(name: str, compressor: CompressorSpec | Sequence[CompressorSpec],
+                **kw: Any) -> DCGD | EF | EF21:
+    """A method by name ('dcgd', 'ef', 'ef21')."""
+    try:
+        return METHODS[name.lower()](compressor, **kw)
+    except KeyError:
+        raise InputError(f"unknown method {name!r}; known: {', '.join(METHODS)}") from None
+
+
+# --------------------------------------------------------------------------- driver
+@dataclass
+class RunResult:
+    """What :func:`run` records (numpy arrays; replicas along axis 0)."""
+
+    steps: np.ndarray
+    """Recorded iteration indices k (x^k)."""
+    gap: np.ndarray
+    """f(x^k) - f*, shape (R, T)."""
+    dist: np.ndarray
+    """||x^k - x*||², shape (R, T)."""
+    x: Tensor
+    """Final iterate (R, d)."""
+    gap_avg: np.ndarray | None = None
+    """f(x̄) - f* of the weighted average (EF rate's x̄^K), shape (R,), if requested."""
+    diverged_at: int | None = None
+    bits_per_message: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run(method: DCGD | EF | EF21, problem: LocalQuadratics, *, x0: Any, eta: float |
+        Callable[[int], float], steps: int, replicas: int = 1, noise: float = 0.0,
+        generator: torch.Generator | None = None, record_every: int = 1,
+        average_q: float | None = None, blowup: float = 1e150) -> RunResult:
+    """Run ``method`` for ``steps`` iterations on ``problem`` from ``x0`` ((d,) or (R, d)).
+
+    ``noise = C`` adds ``ξ_i ~ N(0, (C/d) I)`` to each local gradient (E||ξ_i||² = C).
+    ``average_q`` (in (0, 1)) also tracks the weighted average x̄ = Σ_k w_k x^k / Σ_k w_k,
+    w_k = q^{-(k+1)}, over k = 0..steps-1 — the EF rate's average with ``q = 1 - μη/2``.
+    A run whose gap exceeds ``blowup`` or turns non-finite stops; the rest is NaN and
+    ``diverged_at`` is the step."""
+    if steps < 1:
+        raise InputError(f"steps must be >= 1, got {steps}")
+    if replicas < 1:
+        raise InputError(f"replicas must be >= 1, got {replicas}")
+    if noise < 0 or not math.isfinite(noise):
+        raise InputError(f"noise (the constant C) must be finite and >= 0, got {noise}")
+    if record_every < 1:
+        raise InputError(f"record_every must be >= 1, got {record_every}")
+    if average_q is not None and not 0 < average_q < 1:
+        raise InputError(f"average_q must be in (0, 1), got {average_q}")
+    eta_fn = eta if callable(eta) else (lambda k, e=float(eta): e)
+    d = problem.dim
+    dt, dev = problem.A.dtype, problem.A.device
+    x = torch.as_tensor(x0, dtype=dt, device=dev)
+    if x.ndim == 1:
+        x = x[None].expand(replicas, d).clone()
+    if x.shape != (replicas, d):
+        raise InputError(f"x0 must have shape ({d},) or ({replicas}, {d}), got "
+                         f"{tuple(x.shape)}")
+    sd = math.sqrt(noise / d)
+
+    def stoch_grads(xx: Tensor) -> Tensor:
+        g = problem.grads(xx)
+        if noise > 0:
+            g = g + sd * torch.randn(g.shape, generator=generator, dtype=dt, device=dev)
+        return g
+
+    rec = list(range(0, steps + 1, record_every))
+    if rec[-1] != steps:
+        rec.append(steps)
+    gaps = np.full((replicas, len(rec)), np.nan)
+    dists = np.full((replicas, len(rec)), np.nan)
+    j = 0
+    xbar = x.clone() if average_q is not None else None
+    diverged = None
+    grads = stoch_grads(x)
+    state = method.init(grads, generator)
+    for k in range(steps + 1):
+        if k == rec[j]:
+            gap = problem.gap(x)
+            gaps[:, j] = gap.cpu().numpy()
+            dists[:, j] = ((x - problem.x_star) ** 2).sum(-1).cpu().numpy()
+            j += 1
+            if not torch.isfinite(gap).all() or float(gap.max()) > blowup:
+                diverged = k
+                break
+        if k == steps:
+            break
+        if xbar is not None and k > 0:
+            q = average_q
+            xbar = xbar + (1 - q) / (1 - q ** (k + 1)) * (x - xbar)
+        if k > 0:
+            grads = stoch_grads(x)
+        delta, state = method.update(state, grads, eta_fn(k), generator)
+        x = x - delta
+    gap_avg = None
+    if xbar is not None and diverged is None:
+        gap_avg = problem.gap(xbar).cpu().numpy()
+    comp = method.compressor
+    spec = comp if isinstance(comp, CompressorSpec) else comp[0]
+    try:
+        bits = spec.numeric_bits(d)
+    except (InputError, TypeError, ValueError):
+        bits = None
+    return RunResult(np.array(rec), gaps, dists, x, gap_avg, diverged, bits)

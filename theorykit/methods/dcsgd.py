@@ -1,0 +1,226 @@
+r"""Distributed compressed SGD (DCSGD): the mean of independently compressed gradients.
+
+.. math:: x_{k+1} = x_k - \frac{\eta}{N}\sum_{i=1}^N C_i(g_i).
+
+Symbolic moments (Compagnoni et al., AISTATS 2025, Theorem 1 -- the DCSGD SDE, *recalled*;
+the explicit forms below are *derived* by the law of total covariance, independent
+compressor randomness and noise): for unbiased compressors :math:`E\,C_i(v) = v`,
+
+.. math:: E[D] = \nabla f,\qquad \operatorname{Cov}[D] = \frac1{N^2}\sum_i\Big[\frac{\Sigma_i}B
+   + E_{Z}\operatorname{Cov}_{C}\big(C_i(\nabla f + Z_i)\,\big|\,Z_i\big)\Big].
+
+The inner term uses the compressor's exact conditional covariance
+:meth:`~theorykit.compressors.base.CompressorSpec.covariance` when it is known:
+
+* a polynomial of degree <= 2 in v (Bernoulli :math:`\omega\operatorname{diag}(v^2)`, rand-k
+  full matrix): the expectation over Z is exact,
+  :math:`E_Z q(g + Z) = q(g) + \tfrac12\sum_{kl}\partial_k\partial_l q\,(\Sigma_i/B)_{kl}`;
+* anything else (e.g. QSGD's ``frac`` form) is exact only without noise (Σ = 0).
+
+Otherwise the covariance is modelled as :math:`\omega_i\operatorname{diag}(v^2)` with
+:math:`E_Z` taken exactly, whose trace :math:`\omega_i(\|\nabla f\|^2 + \operatorname{tr}
+\Sigma_i/B)` is the variance bound attained (an upper bound in trace otherwise) -- this is the
+trace form of sde_papers.md Sec. 2.2 [D]:
+:math:`\operatorname{tr}\Sigma_{DCSGD} = \frac1N\sum_i[\omega_i\|\nabla f\|^2 +
+(1+\omega_i)\operatorname{tr}\Sigma_i/B]` with :math:`\Sigma_{DCSGD} = N\operatorname{Cov}[D]`.
+
+A compressor may also be given as a bare symbol or number ``omega`` (a generic member of
+U(omega), symbolic face only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+import torch
+
+from theorykit.compressors.base import CompressorSpec
+from theorykit.compressors.base import D as D_SYM
+from theorykit.errors import AssumptionError, InputError
+from theorykit.methods.base import Method, StepMoments, per_worker, worker_sum
+from theorykit.noise import NoiseModel
+
+__all__ = ["DCSGD", "GenericUnbiased"]
+
+
+class GenericUnbiased:
+    """A generic unbiased compressor known only through omega (symbolic face only)."""
+
+    def __init__(self, omega: Any) -> None:
+        if isinstance(omega, str):
+            omega = sp.Symbol(omega, nonnegative=True)
+        try:
+            self.omega_expr = sp.sympify(omega)
+        except sp.SympifyError:
+            raise InputError(f"omega must be a number or a symbol, got {omega!r}") from None
+        if self.omega_expr.is_number and (not self.omega_expr.is_finite
+                                          or self.omega_expr < 0):
+            raise InputError(f"omega must be finite and >= 0, got {omega!r}")
+        self.name = f"U({sp.sstr(self.omega_expr)})"
+
+    def __repr__(self) -> str:
+        return f"GenericUnbiased(omega={sp.sstr(self.omega_expr)})"
+
+
+Compressor = CompressorSpec | GenericUnbiased
+
+
+def _as_compressor(c: Any) -> Compressor:
+    if isinstance(c, CompressorSpec | GenericUnbiased):
+        return c
+    if isinstance(c, type) and issubclass(c, CompressorSpec):
+        raise InputError(f"pass a compressor instance, not the class {c.__name__}")
+    if isinstance(c, str | int | float | sp.Basic):
+        return GenericUnbiased(c)
+    raise InputError(f"not a compressor: {c!r}")
+
+
+class DCSGD(Method):
+    """Distributed compressed SGD with one compressor for all workers or one per worker
+    (heterogeneous omega_i)."""
+
+    name = "dcsgd"
+    title = "Distributed compressed SGD"
+    reference = "Compagnoni et al., AISTATS 2025, Theorem 1 (DCSGD SDE) [recalled]"
+    update_latex = r"x_{k+1} = x_k - \frac{\eta}{N}\sum_{i=1}^{N} \mathcal{C}_i(g_i)"
+
+    def __init__(self, compressor: Any) -> None:
+        if compressor is None:
+            raise InputError("DCSGD needs a compressor (or a list of N compressors)")
+        self.compressors: list[Compressor] = [
+            _as_compressor(c) for c in per_worker(compressor, "compressors")]
+
+    # ------------------------------------------------------------------ torch face
+    def direction(self, grads: torch.Tensor,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+        grads = self._check_grads(grads)
+        comps = self.compressors
+        for c in comps:
+            if isinstance(c, GenericUnbiased):
+                raise InputError(f"{c.name} is a symbolic compressor: it has no codec")
+        if len(comps) == 1:
+            return comps[0].apply(grads, generator).mean(dim=1)
+        if len(comps) != grads.shape[1]:
+            raise InputError(
+                f"DCSGD has {len(comps)} per-worker compressors but grads has "
+                f"N={grads.shape[1]} workers")
+        out = torch.stack([c.apply(grads[:, i, :], generator) for i, c in enumerate(comps)],
+                          dim=1)
+        return out.mean(dim=1)
+
+    # ------------------------------------------------------------------ symbolic face
+    def moments(self, grad: Any, noise: NoiseModel, n_workers: Any, batch: Any,
+                compressors: Any = None) -> StepMoments:
+        g, d, n, b = self._setup(grad, noise, n_workers, batch)
+        comps = (self.compressors if compressors is None else
+                 [_as_compressor(c) for c in per_worker(compressors, "compressors")])
+        if len(comps) > 1:
+            if not n.is_number:
+                raise InputError("per-worker compressors need a numeric number of workers")
+            if len(comps) != int(n):
+                raise InputError(f"{len(comps)} per-worker compressors but N={int(n)}")
+        for c in comps:
+            _require_unbiased(c)
+        assumptions = [
+            *self._base_assumptions(noise),
+            "compressor randomness independent of the noise and across workers",
+            "unbiased compressors: E C(v) = v",
+        ]
+        v = sp.Matrix(sp.symbols(f"v_1:{d + 1}", real=True))
+
+        def term(i: int) -> sp.Matrix:
+            c = comps[i if len(comps) > 1 else 0]
+            s_noise = noise.cov(i, d, b, assumptions)
+            return s_noise + _expected_compressor_cov(c, g, v, s_noise, d, assumptions)
+
+        cov = worker_sum(n, term) / n**2
+        return StepMoments(g, cov, assumptions)
+
+    def __repr__(self) -> str:
+        names = ", ".join(repr(c) for c in self.compressors)
+        return f"DCSGD({names})"
+
+
+def _require_unbiased(c: Compressor) -> None:
+    if isinstance(c, GenericUnbiased):
+        return
+    if not c.is_unbiased:
+        classes = ", ".join(k.pretty() for k in c.classes()) or "no class"
+        raise AssumptionError(
+            f"DCSGD's SDE needs E C(x) = x; {c.name} is in {classes} only")
+
+
+def compressor_omega(c: Compressor, d: int) -> sp.Expr:
+    """omega of an unbiased compressor at dimension d (its parameters substituted)."""
+    if isinstance(c, GenericUnbiased):
+        return c.omega_expr
+    return sp.sympify(c.omega()).subs(_subs(c, d))
+
+
+def _subs(c: CompressorSpec, d: int) -> dict:
+    if c.d is not None and c.d != d:
+        raise InputError(f"{c.name} was built for d={c.d} but the gradient has d={d}")
+    c.check_dim(d)
+    subs = c.substitutions(d)
+    subs[D_SYM] = d
+    return subs
+
+
+def _expected_compressor_cov(c: Compressor, g: sp.Matrix, v: sp.Matrix, s_noise: sp.Matrix,
+                             d: int, assumptions: list[str]) -> sp.Matrix:
+    """E_Z Cov[C(g + Z) | Z] with Cov Z = s_noise (see module doc)."""
+    if isinstance(c, CompressorSpec):
+        cov_v = c.covariance(v)
+        if cov_v is not None:
+            cov_v = sp.Matrix(cov_v).subs(_subs(c, d))
+            vs = list(v)
+            noiseless = all(e == 0 for e in s_noise)
+            if noiseless:
+                _note(assumptions, f"{c.name}: exact conditional covariance Cov[C(v)|v]")
+                return cov_v.subs(dict(zip(vs, g, strict=True)), simultaneous=True)
+            out = _expect_quadratic(cov_v, vs, g, s_noise)
+            if out is not None:
+                _note(assumptions, f"{c.name}: exact conditional covariance Cov[C(v)|v] "
+                      "(quadratic in v, so E over the noise is exact)")
+                return out
+            _note(assumptions, f"{c.name}: exact covariance is not quadratic in v, so E over "
+                  "the noise has no closed form; modelled by its omega bound")
+    omega = compressor_omega(c, d)
+    _note(assumptions, f"{c.name}: covariance modelled as omega*diag(v^2) with "
+          f"omega={sp.sstr(omega)}: variance bound attained (upper bound otherwise)")
+    return sp.diag(*[omega * (g[j] ** 2 + s_noise[j, j]) for j in range(d)])
+
+
+def _expect_quadratic(cov_v: sp.Matrix, vs: list[sp.Symbol], g: sp.Matrix,
+                      s_noise: sp.Matrix) -> sp.Matrix | None:
+    """E q(g + Z) = q(g) + 1/2 sum_kl d2q/dv_k dv_l S_kl for entries q of degree <= 2 in v;
+    None if some entry is not such a polynomial."""
+    d = len(vs)
+    sub_g = dict(zip(vs, g, strict=True))
+    out = sp.zeros(*cov_v.shape)
+    nz = [(k, l) for k in range(d) for l in range(d) if s_noise[k, l] != 0]
+    for a in range(cov_v.shape[0]):
+        for bb in range(cov_v.shape[1]):
+            e = sp.expand(cov_v[a, bb])
+            if e == 0:
+                continue
+            syms = [s for s in vs if e.has(s)]
+            if syms:
+                try:
+                    poly = sp.Poly(e, *syms)
+                except sp.PolynomialError:
+                    return None
+                if poly.total_degree() > 2 or not all(
+                        not coef.has(*vs) for coef in poly.coeffs()):
+                    return None
+            val = e.subs(sub_g, simultaneous=True)
+            corr = sum((sp.diff(e, vs[k], vs[l]) * s_noise[k, l] for k, l in nz
+                        if e.has(vs[k]) and e.has(vs[l])), sp.Integer(0))
+            out[a, bb] = val + corr / 2
+    return out
+
+
+def _note(assumptions: list[str], text: str) -> None:
+    if text not in assumptions:
+        assumptions.append(text)

@@ -1,0 +1,398 @@
+"""Tables generated from theorykit objects: the compressor catalog and verdicts.
+
+A :class:`Table` holds Markdown cells (math as ``$...$``). It displays as Markdown in
+Jupyter and in the book (``_repr_markdown_``), prints as plain text and converts to a
+``rich`` table for the CLI. Nothing in a table is typed by hand: the catalog table is
+rendered from :func:`theorykit.compressors.catalog` (symbolic face of every spec) and the
+verdict table from :class:`~theorykit.check.claim.Verdict` objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sympy as sp
+
+from theorykit.check.claim import PROVENANCE_TEXT, Claim, RunContext, Status, Verdict
+from theorykit.errors import InputError
+
+STATUS_MARK: dict[str, str] = {
+    "holds": "✅ holds",
+    "contradicted": "❌ contradicted",
+    "inconclusive": "❔ inconclusive",
+    "error": "⚠️ error",
+}
+"""How a verdict status is shown in a Markdown table."""
+
+VERDICT_COLUMNS: tuple[str, ...] = (
+    "claim", "source (provenance)", "predicted", "measured", "interval", "tolerance", "n",
+    "seed", "verdict",
+)
+
+
+# ----------------------------------------------------------------------------- Table
+@dataclass
+class Table:
+    """A table of Markdown cells. ``str(table)`` is plain text; in Jupyter/the book it
+    renders as a Markdown table (math in ``$...$`` is typeset)."""
+
+    headers: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for r in self.rows:
+            if len(r) != len(self.headers):
+                raise ValueError(f"row has {len(r)} cells, table has {len(self.headers)} columns")
+
+    def to_markdown(self) -> str:
+        """GitHub/MyST pipe table; ``|`` inside cells is escaped."""
+        lines = []
+        if self.caption:
+            lines += [f"**{self.caption}**", ""]
+        lines.append("| " + " | ".join(_pipe(h) for h in self.headers) + " |")
+        lines.append("|" + "|".join(" --- " for _ in self.headers) + "|")
+        for r in self.rows:
+            lines.append("| " + " | ".join(_pipe(c) for c in r) + " |")
+        if self.notes:
+            lines.append("")
+            lines += [f"{n}  " for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def to_text(self) -> str:
+        """Plain text (Markdown/LaTeX markers stripped), columns aligned."""
+        cells = [[_plain(h) for h in self.headers]] + [[_plain(c) for c in r] for r in self.rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(self.headers))]
+        out = []
+        if self.caption:
+            out.append(_plain(self.caption))
+        for j, row in enumerate(cells):
+            out.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            if j == 0:
+                out.append("  ".join("-" * w for w in widths))
+        out += [_plain(n) for n in self.notes]
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def to_rich(self) -> Any:
+        """A :class:`rich.table.Table` (for the CLI)."""
+        from rich.table import Table as RichTable
+
+        t = RichTable(title=_plain(self.caption) or None)
+        for h in self.headers:
+            t.add_column(_plain(h), overflow="fold")
+        for r in self.rows:
+            t.add_row(*(_plain(c) for c in r))
+        return t
+
+
+def _pipe(cell: str) -> str:
+    """Make a cell safe for a pipe table: one line, ``|`` escaped (``\\vert`` in math)."""
+    cell = str(cell).replace("\n", " ")
+    parts = cell.split("$")
+    for i in range(len(parts)):
+        if i % 2 == 1:  # inside $...$
+            parts[i] = parts[i].replace("|", r"\vert ")
+        else:
+            parts[i] = re.sub(r"(?<!\\)\|", r"\\|", parts[i])
+    return "$".join(parts)
+
+
+def _plain(cell: str) -> str:
+    s = str(cell).replace("\n", " ")
+    s = s.replace("\\|", "|").replace("`", "").replace("**", "")
+    s = s.replace("\\$", "\x00")
+    s = re.sub(r"\$([^$]*)\$", lambda m: m.group(1), s)
+    return s.replace("\x00", "$")
+
+
+def md_text(s: Any) -> str:
+    """Escape free text for a Markdown/MyST cell (``$`` would start math, ``*`` emphasis,
+    ``|`` a new cell)."""
+    s = str(s).replace("\n", " ")
+    for ch in ("\\", "$", "*", "|", "`"):
+        s = s.replace(ch, "\\" + ch)
+    return s
+
+
+def md_code(s: Any) -> str:
+    """A code span (for ids and names)."""
+    s = str(s).replace("`", "'")
+    return f"`{s}`"
+
+
+# ----------------------------------------------------------------------------- verdicts
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, int):
+        return str(v)
+    return md_text(v)
+
+
+def _source_cell(v: Verdict, claims: Mapping[str, Claim]) -> str:
+    c = claims.get(v.claim_id)
+    if c is not None:
+        return f"{md_text(c.source.paper)}, {md_text(c.source.locator)} *[{c.source.provenance}]*"
+    text = str(v.provenance.get("source", ""))
+    m = re.match(r"^(.*) \[([a-z-]+)\]$", text)
+    if m:
+        return f"{md_text(m.group(1))} *[{m.group(2)}]*"
+    return md_text(text) if text else "–"
+
+
+def verdict_cells(v: Verdict, claims: Mapping[str, Claim] | None = None) -> list[str]:
+    """The Markdown cells of one verdict, in the order of :data:`VERDICT_COLUMNS`."""
+    claims = claims or {}
+    interval = (f"[{v.interval[0]:.4g}, {v.interval[1]:.4g}]" if v.interval is not None
+                else "–")
+    measured = _fmt(v.measured)
+    if v.status == Status.ERROR:
+        measured = "error: " + md_text(str(v.details.get("error", "error"))[:100])
+    seed = v.seed if v.seed is not None else v.provenance.get("seed")
+    return [
+        md_code(v.claim_id),
+        _source_cell(v, claims),
+        _fmt(v.predicted),
+        measured,
+        md_text(interval),
+        md_text(v.tolerance) if v.tolerance else "–",
+        _fmt(v.sample_size),
+        _fmt(seed),
+        STATUS_MARK.get(v.status.value, v.status.value),
+    ]
+
+
+def verdict_table(verdicts: Iterable[Verdict], claims: Iterable[Claim] | Mapping[str, Claim]
+                  | None = None, *, caption: str = "") -> Table:
+    """Verdicts as a :class:`Table` (columns :data:`VERDICT_COLUMNS`).
+
+    ``claims`` (optional) supplies source and provenance; without it they are read from
+    ``verdict.provenance["source"]`` (filled by :func:`theorykit.check.ledger.run_claim`).
+    """
+    by_id = _claims_by_id(claims)
+    vs = list(verdicts)
+    counts = status_counts(vs)
+    notes = ["Verdicts: " + ", ".join(f"{k} {n}" for k, n in counts.items() if n) + "."]
+    used = sorted({by_id[v.claim_id].source.provenance for v in vs if v.claim_id in by_id})
+    if used:
+        notes.append("Provenance: " + "; ".join(
+            f"*{p}* = {PROVENANCE_TEXT.get(p, p)}" for p in used) + ".")
+    return Table(list(VERDICT_COLUMNS), [verdict_cells(v, by_id) for v in vs],
+                 caption=caption, notes=notes)
+
+
+def verdict_table_markdown(verdicts: Iterable[Verdict],
+                           claims: Iterable[Claim] | Mapping[str, Claim] | None = None) -> str:
+    """The verdict table as a Markdown string (see :func:`verdict_table`)."""
+    return verdict_table(verdicts, claims).to_markdown()
+
+
+def _claims_by_id(claims: Iterable[Claim] | Mapping[str, Claim] | None) -> dict[str, Claim]:
+    if claims is None:
+        return {}
+    if isinstance(claims, Mapping):
+        return dict(claims)
+    return {c.id: c for c in claims}
+
+
+def status_counts(verdicts: Iterable[Verdict]) -> dict[str, int]:
+    """Number of verdicts per status (every status listed, in a fixed order)."""
+    vs = list(verdicts)
+    return {s.value: sum(v.status == s for v in vs) for s in Status}
+
+
+def show_verdicts(pattern: str | Sequence[str], ctx: RunContext | None = None, *,
+                  quick_only: bool = True, display: bool = True,
+                  caption: str | None = None) -> list[Verdict]:
+    """Run the claims whose id or tag matches ``pattern`` (glob, or substring without
+    wildcards; :func:`theorykit.check.registry.select`) and display their verdict table.
+    A list or tuple of strings selects those exact claim ids instead (in that order).
+
+    ``ctx`` defaults to ``RunContext()`` (quick mode, seed 20251, CPU). Each claim runs
+    through :func:`theorykit.check.ledger.run_claim`, so a failing check becomes an
+    ``error`` verdict, never an exception. Returns the verdicts (assign the result, e.g.
+    ``vs = show_verdicts("compressors.*")``, to plot ``vs[0].series``).
+    """
+    from theorykit.check.ledger import run_claim
+    from theorykit.check.registry import select
+
+    ctx = ctx or RunContext()
+    if isinstance(pattern, str):
+        claims = select(pattern, quick_only=quick_only and ctx.quick)
+    else:
+        by_id = {c.id: c for c in select(None)}
+        missing = [p for p in pattern if p not in by_id]
+        if missing:
+            raise InputError(f"unknown claim id(s) {missing}")
+        claims = [by_id[p] for p in pattern]
+    if not claims:
+        raise InputError(f"no claim matches {pattern!r}")
+    verdicts = [run_claim(c, ctx) for c in claims]
+    table = verdict_table(verdicts, claims, caption=caption if caption is not None else
+                          f"Claims matching {pattern!r} ({ctx.mode} mode, seed {ctx.seed})")
+    if display:
+        _display(table)
+    return verdicts
+
+
+def _display(obj: Any) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown
+        from IPython.display import display as ipy_display
+    except ImportError:  # pragma: no cover - IPython ships with the book extra
+        print(obj)
+        return
+    if get_ipython() is None:
+        print(obj)
+    else:
+        ipy_display(Markdown(obj.to_markdown()))
+
+
+# ----------------------------------------------------------------------------- results
+def find_results(name: str = "verify.json") -> Path | None:
+    """Locate ``results/<name>``: ``$THEORYKIT_RESULTS`` first, then a ``results/`` folder
+    in the current directory or any parent, then the repository that holds the package."""
+    candidates: list[Path] = []
+    env = os.environ.get("THEORYKIT_RESULTS")
+    if env:
+        candidates.append(Path(env) / name)
+    cwd = Path.cwd().resolve()
+    candidates += [p / "results" / name for p in (cwd, *cwd.parents)]
+    import theorykit
+
+    candidates.append(Path(theorykit.__file__).resolve().parents[1] / "results" / name)
+    for c in candidates:
+        if c.is_file():
+            return c
+    return None
+
+
+def load_verdicts(path: str | Path) -> tuple[dict[str, Any], list[Verdict]]:
+    """Read a ``theorykit verify --json`` file. Returns ``(meta, verdicts)``: ``meta`` has
+    ``mode``, ``seed`` and, gathered from the verdicts' provenance, ``versions``,
+    ``devices``, ``first_date``, ``last_date`` and ``path``."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise InputError(f"no verdict file at {str(p)!r}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{str(p)!r} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or "verdicts" not in data:
+        raise InputError(f"{str(p)!r} has no 'verdicts' list (write it with "
+                         "`theorykit verify --json PATH`)")
+    verdicts = [Verdict.from_json(d) for d in data["verdicts"]]
+    dates = sorted(str(v.provenance["date"]) for v in verdicts if v.provenance.get("date"))
+    versions: dict[str, str] = {}
+    for v in verdicts:
+        versions.update(v.provenance.get("versions") or {})
+    meta = {
+        "path": str(p),
+        "mode": data.get("mode"),
+        "seed": data.get("seed"),
+        "versions": versions,
+        "devices": sorted({str(v.provenance["device"]) for v in verdicts
+                           if v.provenance.get("device")}),
+        "first_date": dates[0] if dates else None,
+        "last_date": dates[-1] if dates else None,
+    }
+    return meta, verdicts
+
+
+# ----------------------------------------------------------------------------- catalog
+def _interval_latex(p: Any) -> str:
+    lo = "-\\infty" if p.minimum is None else sp.latex(sp.nsimplify(p.minimum))
+    hi = "\\infty" if p.maximum is None else sp.latex(sp.nsimplify(p.maximum))
+    left = "[" if p.minimum is not None and p.minimum_inclusive else "("
+    right = "]" if p.maximum is not None and p.maximum_inclusive else ")"
+    return f"{left}{lo}, {hi}{right}"
+
+
+def param_cell(p: Any) -> str:
+    """One parameter as Markdown: symbol, domain, type and default."""
+    try:
+        sym = sp.latex(p.symbol())
+    except Exception:  # a custom kind may not have a symbol
+        sym = md_text(p.name)
+    kind = getattr(p.kind, "__name__", str(p.kind))
+    if p.minimum is None and p.maximum is None:
+        dom = f"${sym}$ ({md_text(kind)})"
+    elif p.kind is int:
+        dom = f"${sym} \\in \\mathbb{{Z}} \\cap {_interval_latex(p)}$"
+    else:
+        dom = f"${sym} \\in {_interval_latex(p)}$"
+    if p.default is not None:
+        dom += f", default {md_text(p.default)}"
+    return dom
+
+
+def class_cell(c: Any) -> str:
+    """One class membership in LaTeX (sign-type with its reason)."""
+    from theorykit.compressors.classes import SignType
+
+    if isinstance(c, SignType):
+        return f"sign-type ({md_text(c.reason)})"
+    return f"${c.latex()}$"
+
+
+def catalog_rows() -> list[dict[str, Any]]:
+    """The catalog as data: one dict per compressor with ``name``, ``title``,
+    ``reference``, ``randomized``, ``params`` (Markdown cells), ``classes`` (LaTeX),
+    ``bits`` (LaTeX) and ``error`` (why the symbolic face could not be read, else None)."""
+    from theorykit.compressors import catalog
+
+    rows = []
+    for name, cls in catalog().items():
+        row: dict[str, Any] = {
+            "name": name, "title": getattr(cls, "title", ""),
+            "reference": getattr(cls, "reference", ""),
+            "randomized": getattr(cls, "randomized", True),
+            "params": [param_cell(p) for p in getattr(cls, "params", ())],
+            "classes": [], "bits": None, "error": None,
+        }
+        try:
+            spec = cls()
+            row["classes"] = [class_cell(c) for c in spec.classes()]
+            row["bits"] = sp.latex(sp.sympify(spec.bits()))
+        except Exception as exc:  # shown in the table, not hidden
+            row["error"] = f"{type(exc).__name__}: {exc}"
+        rows.append(row)
+    return rows
+
+
+def catalog_table(*, caption: str = "") -> Table:
+    """The compressor catalog as a :class:`Table`: name, parameters, class memberships
+    with their constants (LaTeX, as SymPy expressions of the parameters and $d$) and bits
+    per message as a formula of $d$. Generated from the registered specs."""
+    rows = []
+    for r in catalog_rows():
+        name = md_code(r["name"]) + (f" {md_text(r['title'])}" if r["title"] else "")
+        params = "; ".join(r["params"]) if r["params"] else "–"
+        if r["error"]:
+            classes = "symbolic face unavailable: " + md_text(r["error"])
+            bits = "–"
+        else:
+            classes = ", ".join(r["classes"]) if r["classes"] else \
+                "none claimed (no class holds for every $x$)"
+            bits = f"${r['bits']}$"
+        rows.append([name, params, classes, bits])
+    return Table(["compressor", "parameters", "classes (constants)", "bits per message"],
+                 rows, caption=caption)

@@ -1,0 +1,1 @@
+"""Rules: scaling rules, bounds, rates and quantization optima derived in SymPy."""

@@ -1,0 +1,580 @@
+r"""The one lambdify adapter: SymPy expressions -> batched numpy / torch functions.
+
+Every numeric use of a symbolic expression in theorykit goes through
+:func:`vector_function`, which turns a list of expressions ``e_1..e_m`` in the state symbols
+``x_1..x_d`` (and optionally the time ``t``) into ``fn(t, X) -> (P, m)`` for a batch ``X`` of
+shape ``(P, d)``.
+
+Printer gaps it closes (see TOOLCHAIN.md; each is tested in ``tests/test_lambdify.py``):
+
+* numpy: ``modules=["scipy", "numpy"]`` (plain numpy mis-prints ``erf``); ``hyper`` ->
+  ``scipy.special.hyp2f1``; ``Max``/``Min`` -> element-wise ``maximum``/``minimum``.
+* torch: ``erfc`` -> ``torch.special.erfc``, ``gamma`` -> ``exp(lgamma)`` with its sign,
+  ``erfinv``, ``Heaviside``, ``Max``/``Min``, ``frac`` -> ``x - floor(x)``, and the
+  Student-t hypergeometric function :math:`{}_2F_1(\tfrac12, \beta; \tfrac32; -w)` (torch has
+  none) by an exact reduction formula for integer :math:`2\beta` and Gauss--Legendre
+  quadrature otherwise (*derived*: with :math:`s = \tan\theta/\sqrt w`,
+  :math:`{}_2F_1(\tfrac12,\beta;\tfrac32;-w) = \int_0^1 (1 + w s^2)^{-\beta} ds =
+  w^{-1/2}\int_0^{\arctan\sqrt w}\cos^{2\beta-2}\theta\, d\theta`).
+* constants are broadcast to the batch shape; numeric sub-expressions are folded to floats
+  first (so e.g. ``gamma(65/2)`` never reaches the printer as a huge exact integer).
+
+Speed: components are evaluated as *vectors*, not one by one, where the structure allows:
+
+1. components that are polynomials in x (e.g. the drift of DSGD on a quadratic) are evaluated
+   as a sparse polynomial (a few gathers and one scatter-add, whatever d);
+2. components that depend on a single coordinate and share one expression *template* up to
+   numeric constants (e.g. ``erf(c_j x_j)`` for DSignSGD on a diagonal quadratic) are
+   evaluated by one lambdified template with vector-valued constants;
+3. anything else falls back to one lambdified function of all components (with ``cse``).
+
+The three paths agree with the plain per-component lambdify (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import reduce
+from typing import Any, Literal
+
+import numpy as np
+import sympy as sp
+import torch
+
+from theorykit.errors import DerivationError, InputError
+
+__all__ = ["Backend", "fold_numbers", "prepare", "scalar_function", "vector_function"]
+
+Backend = Literal["numpy", "torch"]
+
+
+# --------------------------------------------------------------------------- custom functions
+class _tk_erfc(sp.Function):
+    nargs = 1
+
+
+class _tk_gamma(sp.Function):
+    nargs = 1
+
+
+class _tk_erfinv(sp.Function):
+    nargs = 1
+
+
+class _tk_hyp2f1(sp.Function):
+    nargs = 4
+
+
+class _tk_max(sp.Function):
+    pass
+
+
+class _tk_min(sp.Function):
+    pass
+
+
+class _tk_heaviside(sp.Function):
+    nargs = 2
+
+
+_CUSTOM = ("_tk_erfc", "_tk_gamma", "_tk_erfinv", "_tk_hyp2f1", "_tk_max", "_tk_min",
+           "_tk_heaviside")
+
+
+def _rewrite(expr: sp.Expr, backend: Backend) -> sp.Expr:
+    """Replace functions the backend's printer lacks by the adapter's own functions."""
+
+    def hyp(e: sp.hyper) -> sp.Expr:
+        ap, bq = list(e.ap), list(e.bq)
+        if len(ap) == 2 and len(bq) == 1:
+            return _tk_hyp2f1(ap[0], ap[1], bq[0], e.argument)
+        raise DerivationError(
+            f"lambdify: only 2F1 hypergeometric functions are supported, got {e}")
+
+    rules: list[tuple[Callable[[Any], bool], Callable[[Any], sp.Expr]]] = [
+        (lambda e: isinstance(e, sp.hyper), hyp),
+        (lambda e: isinstance(e, sp.Max), lambda e: _tk_max(*e.args)),
+        (lambda e: isinstance(e, sp.Min), lambda e: _tk_min(*e.args)),
+        (lambda e: isinstance(e, sp.frac), lambda e: e.args[0] - sp.floor(e.args[0])),
+    ]
+    if backend == "torch":
+        rules += [
+            (lambda e: isinstance(e, sp.erfc), lambda e: _tk_erfc(e.args[0])),
+            (lambda e: isinstance(e, sp.gamma), lambda e: _tk_gamma(e.args[0])),
+            (lambda e: isinstance(e, sp.erfinv), lambda e: _tk_erfinv(e.args[0])),
+            (lambda e: isinstance(e, sp.Heaviside),
+             lambda e: _tk_heaviside(e.args[0],
+                                     e.args[1] if len(e.args) > 1 else sp.Rational(1, 2))),
+        ]
+    for test, repl in rules:
+        expr = expr.replace(test, repl)
+    return expr
+
+
+# ------------------------------------------------------------------ numpy implementations
+def _np_hyp2f1(a, b, c, z):
+    from scipy.special import hyp2f1
+
+    return hyp2f1(float(a), float(b), float(c), z)
+
+
+def _np_max(*args):
+    return reduce(np.maximum, args)
+
+
+def _np_min(*args):
+    return reduce(np.minimum, args)
+
+
+_NUMPY_FUNCS = {"_tk_hyp2f1": _np_hyp2f1, "_tk_max": _np_max, "_tk_min": _np_min}
+
+
+# ------------------------------------------------------------------ torch implementations
+_GL_CACHE: dict[tuple[int, str, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _gauss_legendre(n: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    key = (n, str(like.device), like.dtype)
+    if key not in _GL_CACHE:
+        x, w = np.polynomial.legendre.leggauss(n)
+        _GL_CACHE[key] = (torch.tensor((x + 1) / 2, dtype=like.dtype, device=like.device),
+                          torch.tensor(w / 2, dtype=like.dtype, device=like.device))
+    return _GL_CACHE[key]
+
+
+def _cos_power_integral(n: float, theta: torch.Tensor) -> torch.Tensor:
+    """I_n(theta) = int_0^theta cos^n(u) du, element-wise, for theta in [0, pi/2)."""
+    if float(n).is_integer() and 0 <= n <= 400:
+        k = int(n)
+        c, s = torch.cos(theta), torch.sin(theta)
+        prev2 = theta if k % 2 == 0 else s  # I_0 or I_1
+        m = 0 if k % 2 == 0 else 1
+        cur = prev2
+        while m < k:  # I_m = cos^{m-1} sin / m + (m-1)/m I_{m-2}
+            m += 2
+            cur = c ** (m - 1) * s / m + (m - 1) / m * prev2
+            prev2 = cur
+        return cur
+    nodes, weights = _gauss_legendre(96, theta)
+    u = theta.unsqueeze(-1) * nodes  # (..., n_nodes)
+    return theta * (torch.cos(u) ** n * weights).sum(-1)
+
+
+def _torch_hyp2f1(a, b, c, z):
+    """2F1(a, b; c; z) for the Student-t family a or b = 1/2, c = 3/2, z <= 0 (see module doc)."""
+    a, b, c = float(a), float(b), float(c)
+    if c != 1.5 or 0.5 not in (a, b):
+        raise DerivationError(
+            f"torch backend: 2F1({a:g}, {b:g}; {c:g}; z) is not supported (only the Student-t "
+            "family 2F1(1/2, beta; 3/2; z <= 0)); use backend='numpy'")
+    beta = b if a == 0.5 else a
+    z = torch.as_tensor(z)
+    w = torch.clamp(-z, min=0.0)
+    tiny = torch.finfo(w.dtype).tiny ** 0.5 if w.is_floating_point() else 1e-150
+    r = torch.sqrt(w).clamp_min(tiny)
+    theta = torch.atan(r)
+    return _cos_power_integral(2 * beta - 2, theta) / r
+
+
+def _torch_gamma(x):
+    x = torch.as_tensor(x)
+    mag = torch.exp(torch.lgamma(x))
+    odd = torch.remainder(torch.floor(x), 2) == 1
+    return torch.where((x < 0) & odd, -mag, mag)
+
+
+def _as_t(v, like=None):
+    if isinstance(v, torch.Tensor):
+        return v
+    if like is not None:
+        return torch.as_tensor(v, dtype=like.dtype, device=like.device)
+    return torch.as_tensor(v, dtype=torch.float64)
+
+
+def _torch_max(*args):
+    like = next((a for a in args if isinstance(a, torch.Tensor)), None)
+    return reduce(torch.maximum, [_as_t(a, like) for a in args])
+
+
+def _torch_min(*args):
+    like = next((a for a in args if isinstance(a, torch.Tensor)), None)
+    return reduce(torch.minimum, [_as_t(a, like) for a in args])
+
+
+def _torch_heaviside(x, h0):
+    x = _as_t(x)
+    return torch.heaviside(x, _as_t(float(h0), x))
+
+
+_TORCH_FUNCS = {
+    "_tk_erfc": lambda x: torch.special.erfc(_as_t(x)),
+    "_tk_gamma": _torch_gamma,
+    "_tk_erfinv": lambda x: torch.special.erfinv(_as_t(x)),
+    "_tk_hyp2f1": _torch_hyp2f1,
+    "_tk_max": _torch_max,
+    "_tk_min": _torch_min,
+    "_tk_heaviside": _torch_heaviside,
+}
+
+
+def _torch_printer():
+    from sympy.printing.pytorch import TorchPrinter
+
+    class _Printer(TorchPrinter):
+        def _print_Function(self, expr):
+            name = type(expr).__name__
+            if name in _CUSTOM:
+                return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+            return super()._print_Function(expr)
+
+    return _Printer({"fully_qualified_modules": True, "inline": True,
+                     "allow_unknown_functions": True})
+
+
+# --------------------------------------------------------------------------- preparation
+def fold_numbers(expr: sp.Basic) -> sp.Basic:
+    """Fold composite numeric sub-expressions (``sqrt(2)/2``, ``gamma(65/2)``) to Floats."""
+    if not expr.args:
+        return expr
+    if isinstance(expr, sp.Expr) and expr.is_number:
+        v = expr.evalf(17)
+        if v.is_Number:
+            return v
+        return expr
+    return expr.func(*[fold_numbers(a) for a in expr.args])
+
+
+def _subs_params(expr: sp.Basic, params: Mapping[Any, Any]) -> sp.Basic:
+    if not params:
+        return expr
+    rep: dict[sp.Symbol, Any] = {}
+    by_name = {str(k): v for k, v in params.items()}
+    for s in expr.free_symbols:
+        if s in params:
+            rep[s] = params[s]
+        elif s.name in by_name:
+            rep[s] = by_name[s.name]
+    return expr.xreplace({k: sp.sympify(v) for k, v in rep.items()}) if rep else expr
+
+
+def prepare(expr: Any, backend: Backend, params: Mapping[Any, Any] | None = None) -> sp.Expr:
+    """Substitute numeric parameters, fold numbers and rewrite for the backend."""
+    if backend not in ("numpy", "torch"):
+        raise InputError(f"unknown lambdify backend {backend!r}; use 'numpy' or 'torch'")
+    e = _subs_params(sp.sympify(expr), params or {})
+    return _rewrite(fold_numbers(e), backend)
+
+
+def _lambdify(args: Sequence[Any], expr: Any, backend: Backend, cse: bool = False):
+    if backend == "torch":
+        return sp.lambdify(args, expr, modules=[_TORCH_FUNCS, "torch"],
+                           printer=_torch_printer(), cse=cse)
+    return sp.lambdify(args, expr, modules=[_NUMPY_FUNCS, "scipy", "numpy"], cse=cse)
+
+
+def _check_free(exprs: Sequence[sp.Expr], allowed: set[sp.Symbol]) -> None:
+    missing = sorted({s.name for e in exprs for s in e.free_symbols} -
+                     {s.name for s in allowed})
+    if missing:
+        raise InputError(f"lambdify: no value given for parameter(s) {', '.join(missing)}")
+
+
+def scalar_function(expr: Any, args: Sequence[sp.Symbol], backend: Backend = "numpy",
+                    params: Mapping[Any, Any] | None = None) -> Callable[..., Any]:
+    """``f(*args)`` for a single expression (element-wise; constants broadcast to the
+    shape of the first array argument)."""
+    e = prepare(expr, backend, params)
+    _check_free([e], set(args))
+    f = _lambdify(list(args), e, backend)
+
+    def call(*vals):
+        out = f(*vals)
+        like = next((v for v in vals if hasattr(v, "shape") and v.shape != ()), None)
+        if backend == "torch":
+            ref = like if isinstance(like, torch.Tensor) else None
+            out = _as_t(out, ref)
+            return out.expand(like.shape) if ref is not None and out.shape != like.shape \
+                else out
+        out = np.asarray(out, dtype=float)
+        return np.broadcast_to(out, like.shape) if like is not None else out
+
+    return call
+
+
+# --------------------------------------------------------------------------- vector functions
+class _Ops:
+    """The few array operations the evaluator needs, per backend."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.torch = backend == "torch"
+
+    def const(self, values: Sequence[float], like: Any) -> Any:
+        if self.torch:
+            return torch.tensor(list(values), dtype=like.dtype, device=like.device)
+        return np.asarray(values, dtype=float)
+
+    def empty(self, p: int, m: int, like: Any) -> Any:
+        if self.torch:
+            return torch.empty((p, m), dtype=like.dtype, device=like.device)
+        return np.empty((p, m), dtype=float)
+
+    def column(self, v: Any, p: int, like: Any) -> Any:
+        """A component's value as a (P,) array (scalars broadcast)."""
+        if self.torch:
+            v = _as_t(v, like)
+            return v.expand(p) if v.ndim == 0 else v
+        v = np.asarray(v, dtype=float)
+        return np.broadcast_to(v, (p,)) if v.ndim == 0 else v
+
+
+class _Group:
+    """Components evaluated together by one template with vector constants."""
+
+    def __init__(self, fn, comps, cols, consts) -> None:
+        self.fn = fn
+        self.comps = comps      # output indices
+        self.cols = cols        # state coordinate of each component
+        self.consts = consts    # list of per-placeholder constant lists
+
+
+def _template_key(expr: sp.Basic, u: sp.Symbol, t: sp.Symbol | None):
+    """(structure key, numbers in preorder, template builder) of a one-coordinate expr."""
+    numbers: list[sp.Expr] = []
+    tokens: list[str] = []
+
+    def walk(e: sp.Basic, protected: bool) -> None:
+        if e.is_Number:
+            if protected:
+                tokens.append(f"={sp.srepr(e)}")
+            else:
+                tokens.append("#")
+                numbers.append(e)
+            return
+        if not e.args:
+            tokens.append(sp.srepr(e) if e not in (u, t) else ("u" if e == u else "t"))
+            return
+        tokens.append(f"{type(e).__name__}(")
+        for k, a in enumerate(e.args):
+            prot = protected or (isinstance(e, sp.Pow) and k == 1 and a.is_Integer) or (
+                type(e).__name__ == "_tk_hyp2f1" and k < 3)
+            walk(a, prot)
+        tokens.append(")")
+
+    walk(expr, False)
+    return "".join(tokens), numbers
+
+
+def _build_template(expr: sp.Basic, placeholders: list[sp.Symbol]) -> sp.Basic:
+    """Rebuild ``expr`` with its unprotected numbers replaced by ``placeholders`` (preorder)."""
+    it = iter(placeholders)
+
+    def build(e: sp.Basic, protected: bool) -> sp.Basic:
+        if e.is_Number:
+            return e if protected else next(it)
+        if not e.args:
+            return e
+        new = []
+        for k, a in enumerate(e.args):
+            prot = protected or (isinstance(e, sp.Pow) and k == 1 and a.is_Integer) or (
+                type(e).__name__ == "_tk_hyp2f1" and k < 3)
+            new.append(build(a, prot))
+        return e.func(*new)
+
+    return build(expr, False)
+
+
+def _polynomial_terms(e: sp.Expr, index: dict[sp.Symbol, int]):
+    """[(coef, [(var, power), ...]), ...] if ``e`` is a polynomial in the state; else None."""
+    terms = []
+    for term in sp.Add.make_args(sp.expand(e)):
+        coef, rest = term.as_coeff_Mul()
+        factors = []
+        for base, p in rest.as_powers_dict().items():
+            if base == 1:
+                continue
+            if base not in index or not (p.is_Integer and p > 0):
+                return None
+            factors.append((index[base], int(p)))
+        if not coef.is_Number:
+            return None
+        terms.append((float(coef), factors))
+    return terms
+
+
+def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backend = "numpy",
+                    *, t: sp.Symbol | None = None, params: Mapping[Any, Any] | None = None,
+                    fast: bool = True) -> Callable[[Any, Any], Any]:
+    """``fn(t, X) -> (P, m)`` evaluating ``exprs`` on a batch ``X`` of shape ``(P, d)``.
+
+    ``params`` maps symbols (or their names) to numbers; every other free symbol must be a
+    state symbol or ``t``. ``fast=False`` forces the plain path (used by tests)."""
+    x = list(x)
+    index = {s: k for k, s in enumerate(x)}
+    prepared = [prepare(e, backend, params) for e in exprs]
+    allowed = set(x) | ({t} if t is not None else set())
+    _check_free(prepared, allowed)
+    m, d = len(prepared), len(x)
+    ops = _Ops(backend)
+
+    const_idx, const_val = [], []
+    poly_idx, poly_terms = [], []
+    groups: dict[str, tuple[sp.Basic, list[int], list[int], list[list[sp.Expr]]]] = {}
+    rest_idx: list[int] = []
+    u = sp.Dummy("u", real=True)
+    for j, e in enumerate(prepared):
+        fs = e.free_symbols
+        if not fs:
+            const_idx.append(j)
+            const_val.append(float(e))
+            continue
+        if not fast:
+            rest_idx.append(j)
+            continue
+        if t is None or t not in fs:
+            pt = _polynomial_terms(e, index)
+            if pt is not None:
+                poly_idx.append(j)
+                poly_terms.append(pt)
+                continue
+        xs = [s for s in fs if s in index]
+        if len(xs) == 1:
+            eu = e.xreplace({xs[0]: u})
+            key, nums = _template_key(eu, u, t)
+            if key not in groups:
+                groups[key] = (eu, [], [], [])
+            _, comps, cols, numlists = groups[key]
+            comps.append(j)
+            cols.append(index[xs[0]])
+            numlists.append(nums)
+            continue
+        rest_idx.append(j)
+
+    # sparse polynomial: pad each monomial to max degree with a column of ones (index d)
+    poly = None
+    if poly_idx:
+        flat_out, flat_coef, flat_fac = [], [], []
+        maxdeg = 1
+        for local, terms in enumerate(poly_terms):
+            for coef, factors in terms:
+                fac = [k for k, p in factors for _ in range(p)]
+                maxdeg = max(maxdeg, len(fac))
+                flat_out.append(local)
+                flat_coef.append(coef)
+                flat_fac.append(fac)
+        fac_mat = [f + [d] * (maxdeg - len(f)) for f in flat_fac]
+        poly = (flat_out, flat_coef, fac_mat, maxdeg)
+
+    tmpl: list[_Group] = []
+    for eu, comps, cols, numlists in groups.values():
+        n_ph = len(numlists[0])
+        ph = [sp.Dummy(f"c{k}", real=True) for k in range(n_ph)]
+        template = _build_template(eu, ph)
+        args = [t if t is not None else sp.Dummy("t"), u, *ph]
+        fn = _lambdify(args, template, backend)
+        consts = [[float(nl[k]) for nl in numlists] for k in range(n_ph)]
+        tmpl.append(_Group(fn, comps, cols, consts))
+
+    rest_fn = None
+    if rest_idx:
+        args = [t if t is not None else sp.Dummy("t"), *x]
+        rest_fn = _lambdify(args, [prepared[j] for j in rest_idx], backend, cse=True)
+
+    cache: dict[tuple, dict[str, Any]] = {}
+
+    def materialize(like: Any) -> dict[str, Any]:
+        key = (str(getattr(like, "device", "cpu")), getattr(like, "dtype", None))
+        if key in cache:
+            return cache[key]
+        c: dict[str, Any] = {}
+        if const_idx:
+            c["const_idx"] = _index(const_idx, like, backend)
+            c["const_val"] = ops.const(const_val, like)
+        if poly is not None:
+            out_i, coef, fac, _ = poly
+            c["poly_idx"] = _index(poly_idx, like, backend)
+            c["poly_out"] = _index(out_i, like, backend)
+            c["poly_coef"] = ops.const(coef, like)
+            c["poly_fac"] = _index(fac, like, backend)  # (T, maxdeg)
+            if backend != "torch":
+                order = np.argsort(np.asarray(out_i), kind="stable")
+                c["poly_order"] = order
+                starts = np.searchsorted(np.asarray(out_i)[order], np.arange(len(poly_idx)))
+                c["poly_starts"] = starts
+        c["groups"] = [(g.fn, _index(g.comps, like, backend), _index(g.cols, like, backend),
+                        [ops.const(cl, like) for cl in g.consts],
+                        g.comps == list(range(m)) and g.cols == list(range(d)))
+                       for g in tmpl]
+        if rest_idx:
+            c["rest_idx"] = _index(rest_idx, like, backend)
+        cache[key] = c
+        return c
+
+    def fn(tt: Any, X: Any) -> Any:
+        if backend == "torch":
+            X = torch.as_tensor(X)
+            if not X.is_floating_point():
+                X = X.to(torch.get_default_dtype())
+        else:
+            X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != d:
+            raise InputError(f"state batch must have shape (P, {d}), got {tuple(X.shape)}")
+        p = X.shape[0]
+        c = materialize(X)
+        out = ops.empty(p, m, X)
+        if const_idx:
+            out[:, c["const_idx"]] = c["const_val"]
+        if poly is not None:
+            ones = (torch.ones((p, 1), dtype=X.dtype, device=X.device) if backend == "torch"
+                    else np.ones((p, 1)))
+            X1 = torch.cat([X, ones], 1) if backend == "torch" else np.hstack([X, ones])
+            fac = c["poly_fac"]
+            terms = X1[:, fac[:, 0]]
+            for k in range(1, poly[3]):
+                terms = terms * X1[:, fac[:, k]]
+            terms = terms * c["poly_coef"]
+            if backend == "torch":
+                vals = torch.zeros((p, len(poly_idx)), dtype=X.dtype, device=X.device)
+                vals.index_add_(1, c["poly_out"], terms)
+            else:
+                vals = np.add.reduceat(terms[:, c["poly_order"]], c["poly_starts"], axis=1)
+            out[:, c["poly_idx"]] = vals
+        for gfn, comps, cols, consts, full in c["groups"]:
+            U = X if full else X[:, cols]
+            v = gfn(tt, U, *consts)
+            if full:
+                out[:, :] = _broadcast(v, (p, m), backend, X)
+            else:
+                out[:, comps] = _broadcast(v, (p, len(comps)), backend, X)
+        if rest_fn is not None:
+            cols = [rest_fn(tt, *[X[:, k] for k in range(d)])]
+            vals = cols[0] if isinstance(cols[0], list | tuple) else [cols[0]]
+            for local, j in enumerate(rest_idx):
+                out[:, j] = ops.column(vals[local], p, X)
+        return out
+
+    fn.n_outputs = m  # type: ignore[attr-defined]
+    fn.paths = {"constant": len(const_idx), "polynomial": len(poly_idx),  # type: ignore
+                "template": sum(len(g.comps) for g in tmpl), "groups": len(tmpl),
+                "plain": len(rest_idx)}
+    return fn
+
+
+def _index(idx: Sequence[Any], like: Any, backend: Backend) -> Any:
+    if backend == "torch":
+        return torch.tensor(idx, dtype=torch.long, device=like.device)
+    return np.asarray(idx, dtype=np.intp)
+
+
+def _broadcast(v: Any, shape: tuple[int, int], backend: Backend, like: Any) -> Any:
+    if backend == "torch":
+        v = _as_t(v, like)
+        return v.expand(shape) if tuple(v.shape) != shape else v
+    v = np.asarray(v, dtype=float)
+    return np.broadcast_to(v, shape) if v.shape != shape else v
+
+
+def sqrt_nonneg(v: Any) -> Any:
+    """Element-wise sqrt of max(v, 0) (round-off can make a variance slightly negative)."""
+    if isinstance(v, torch.Tensor):
+        return torch.sqrt(torch.clamp(v, min=0.0))
+    return np.sqrt(np.maximum(v, 0.0))
