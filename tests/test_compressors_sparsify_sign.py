@@ -17,7 +17,12 @@ import torch
 from theorykit.check.stats import mean_se
 from theorykit.compressors import D, catalog, make
 from theorykit.compressors.bitpack import pack_uint
-from theorykit.compressors.catalog.natural import natural_codes, natural_omega
+from theorykit.compressors.catalog.natural import (
+    _natural_values_torch,
+    natural_codes,
+    natural_omega,
+    natural_values,
+)
 from theorykit.compressors.catalog.sign import terngrad_omega, terngrad_worst_case
 from theorykit.compressors.classes import B1, B2, B3, SignType, Unbiased
 from theorykit.compressors.codec_utils import (
@@ -176,6 +181,29 @@ def test_natural_float32_and_float64_paths_agree():
     assert torch.equal(c32, c64) and torch.equal(n32, n64)
 
 
+def test_natural_value_branches_agree():
+    """The CPU table lookup and the device-agnostic bit construction give the same bits
+    for every (sign, code) pair."""
+    code = torch.arange(255, dtype=torch.uint8).repeat(2)
+    neg = torch.arange(510) >= 255
+    a, b = natural_values(neg, code), _natural_values_torch(neg, code)
+    assert torch.equal(a.view(torch.int32), b.view(torch.int32))
+    ref = torch.where(code == 0, 0.0, 2.0 ** (code.double() - 127))
+    assert torch.equal(a.abs().double(), ref) and torch.equal(torch.signbit(a), neg)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize(("name", "params"), SPECS, ids=IDS)
+def test_cuda_round_trip(name, params):
+    spec = make(name, **params)
+    x = torch.randn(3, 4, 50, device="cuda")
+    g1, g2 = (torch.Generator(device="cuda").manual_seed(5) for _ in range(2))
+    y, z = spec.decode(spec.encode(x, g1)), spec.apply(x, g2)
+    assert y.device.type == "cuda" and torch.equal(_bits_view(y), _bits_view(z))
+    if not spec.randomized:
+        assert torch.equal(y.cpu(), spec.apply(x.cpu()))
+
+
 # --------------------------------------------------------------------------- bits
 def _index_bits(d: int) -> int:
     return (d - 1).bit_length()  # ceil(log2 d), exact integer arithmetic
@@ -323,22 +351,23 @@ def _terngrad_ratio(x: np.ndarray) -> float:
 
 @pytest.mark.parametrize("d", [2, 3, 5, 10])
 def test_terngrad_omega_is_the_numerical_supremum(d):
-    """Maximise the exact variance ratio over x with 20 random starts (seed 30):
-    the optimum equals (sqrt(d)-1)/2 and is never exceeded."""
+    """Maximise the exact variance ratio over x with 8 random starts (seed 30):
+    the optimum equals (sqrt(d)-1)/2 and is never exceeded (also not by 2000 random x)."""
     from scipy.optimize import minimize
 
     om = float(terngrad_omega().subs(D, d))
     rng = np.random.default_rng(30)
     best = -np.inf
-    for _ in range(20):
+    for _ in range(8):
         res = minimize(lambda z: -_terngrad_ratio(np.concatenate([[1.0], z])),
                        rng.uniform(0, 1, d - 1), bounds=[(0, 1)] * (d - 1), method="L-BFGS-B")
         best = max(best, -res.fun)
     assert best <= om + 1e-9
     assert best >= om - 1e-6
     assert math.isclose(_terngrad_ratio(terngrad_worst_case(d).numpy()), om, rel_tol=1e-12)
-    for _ in range(200):  # random inputs never exceed the bound
-        assert _terngrad_ratio(rng.standard_normal(d) * rng.exponential(1, d)) <= om + 1e-12
+    a = np.abs(rng.standard_normal((2000, d)) * rng.exponential(1, (2000, d)))
+    ratios = (a.max(1) * a.sum(1) - (a**2).sum(1)) / (a**2).sum(1)
+    assert ratios.max() <= om + 1e-12
 
 
 def test_terngrad_worst_case_variance_monte_carlo():

@@ -35,7 +35,7 @@ from theorykit.report import (
     verdict_table,
     verdict_table_markdown,
 )
-from theorykit.report.tables import param_cell
+from theorykit.report.tables import STATUS_MARK, param_cell, symbolic_instance
 
 SRC = Source(paper="Test et al. 2024", locator="Thm 1", provenance="derived")
 
@@ -191,7 +191,7 @@ def test_catalog_table_is_generated_from_the_catalog():
         r = rows[name]
         if r["error"]:
             continue  # reported in the table; that spec's tests own the failure
-        spec = cls()
+        spec = symbolic_instance(cls)
         assert len(r["classes"]) == len(spec.classes())
         assert r["bits"] == sp.latex(sp.sympify(spec.bits()))
     ident = rows["identity"]
@@ -236,3 +236,50 @@ def test_plot_series_panels_and_errors():
     with pytest.raises(InputError, match="no plottable curve"):
         plot_series({"x": [1, 2], "a": [1, 2, 3]})
     plt.close("all")
+
+
+# ----------------------------------------------------------------------------- certification
+def test_certification_table_one_row_per_constant():
+    from theorykit.compressors import make
+    from theorykit.compressors.certify import certify
+    from theorykit.report import certification_table
+
+    rep = certify(make("identity"), d=[8], n_samples=10, seed=0)
+    t = certification_table(rep)
+    assert [r[0] for r in t.rows] == [f"`{c.key}`" for c in rep.constants]
+    assert all(r[-1].startswith(STATUS_MARK[c.status]) for r, c in zip(t.rows, rep.constants,
+                                                                         strict=True))
+    assert "identity" in t.caption and rep.status.value in t.caption
+    assert t.notes and "Bonferroni" in t.notes[0]
+
+
+def test_symbolic_instance_reads_specs_that_require_values():
+    import torch
+
+    from theorykit.compressors import CompressorSpec, D, Unbiased
+
+    class NeedsS(CompressorSpec):
+        name = "needs_s"
+        params = (Param("s", int, minimum=1),)
+
+        def _validate(self):
+            self.require("s")
+
+        def classes(self):
+            return (Unbiased(D / self.sym("s") ** 2),)
+
+        def bits(self):
+            return 2 * D
+
+        def encode(self, x, generator=None):  # pragma: no cover - not used
+            raise NotImplementedError
+
+        def decode(self, payload):  # pragma: no cover - not used
+            return torch.zeros(payload.shape)
+
+    with pytest.raises(InputError, match="missing"):
+        NeedsS()
+    spec = symbolic_instance(NeedsS)
+    (u,) = spec.classes()
+    s = sp.Symbol("s", integer=True, positive=True, real=True)
+    assert sp.simplify(u.omega - D / s**2) == 0

@@ -157,7 +157,7 @@ def test_declared_orders():
     assert (Milstein.strong_order, Milstein.weak_order) == (1.0, 1.0)
     assert Milstein.noise_types == ("diagonal",)
     with pytest.raises(TypeError, match="must declare"):
-        class Bad(AbstractSolver):  # noqa: F841 - creation itself must fail
+        class Bad(AbstractSolver):
             name = "bad"
 
             def step(self, *a):

@@ -59,6 +59,10 @@ __all__ = [
 B_SYMBOL = sp.Symbol("B", integer=True, positive=True)
 """The per-worker batch size as a symbol (used when ``batch`` is given symbolically)."""
 
+_G = sp.Dummy("g", real=True)
+_ST = sp.Dummy("s", positive=True)
+_BT = sp.Dummy("B", positive=True)
+
 
 # --------------------------------------------------------------------------- helpers
 def _to_sym(name: str, value: Any, *, allow_zero: bool = True) -> sp.Expr:
@@ -334,7 +338,13 @@ class NoiseModel(abc.ABC):
         s = self.scale(i, j)
         if s == 0:
             return sp.sign(g)
-        return self._sign_mean_unit(sp.sympify(g) * sp.sqrt(b) / s)
+        # built once per model as a template in (g, s, B), then filled in by xreplace:
+        # ~7x faster than rebuilding the expression (matters for d ~ 100 derivations)
+        tmpl = self.__dict__.get("_sign_template")
+        if tmpl is None:
+            tmpl = self._sign_mean_unit(_G * sp.sqrt(_BT) / _ST)
+            self.__dict__["_sign_template"] = tmpl
+        return tmpl.xreplace({_G: sp.sympify(g), _ST: s, _BT: b})
 
     def sign_mean_numeric(self, g: Any, i: int, j: int, batch: int = 1) -> np.ndarray:
         """E[sign(g + Z_ij)] via SciPy (numeric cross-check of :meth:`sign_mean`)."""
@@ -614,7 +624,11 @@ class StudentT(NoiseModel):
         nu = self.nu
         half = sp.Rational(1, 2)
         c = sp.gamma((nu + 1) / 2) / (sp.sqrt(sp.pi * nu) * sp.gamma(nu / 2))
-        return 2 * z * c * sp.hyper([half, (nu + 1) / 2], [sp.Rational(3, 2)], -z**2 / nu)
+        # evaluate=False: hyper's auto-evaluation costs ~5 ms per entry and never simplifies
+        # this family (sympy.hyperexpand gives closed forms for integer nu on request)
+        h = sp.hyper(sp.Tuple(half, (nu + 1) / 2), sp.Tuple(sp.Rational(3, 2)), -z**2 / nu,
+                     evaluate=False)
+        return 2 * z * c * h
 
     def _cdf_unit(self, z):
         from scipy.stats import t

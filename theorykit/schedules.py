@@ -99,11 +99,11 @@ class PolynomialDecay(Schedule):
         return (1 + k) ** (-sp.nsimplify(self.a))
 
     def standard(self) -> tuple[bool, bool]:
-        """(sum m_k diverges, sum m_k^2 converges), decided by SymPy's summation."""
+        """(sum m_k diverges, sum m_k^2 converges), decided by SymPy's convergence tests."""
         k = sp.Symbol("k", integer=True, nonnegative=True)
-        s1 = sp.summation(self.expr(k), (k, 0, sp.oo))
-        s2 = sp.summation(self.expr(k) ** 2, (k, 0, sp.oo))
-        return bool(s1 == sp.oo), bool(s2.is_finite)
+        s1 = sp.Sum(self.expr(k), (k, 0, sp.oo)).is_convergent()
+        s2 = sp.Sum(self.expr(k) ** 2, (k, 0, sp.oo)).is_convergent()
+        return not bool(s1), bool(s2)
 
     def __repr__(self) -> str:
         return f"PolynomialDecay(a={self.a:g})"

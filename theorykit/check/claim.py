@@ -21,7 +21,7 @@ PROVENANCE_TEXT: dict[str, str] = {
 }
 
 
-class Status(str, enum.Enum):
+class Status(str, enum.Enum):  # noqa: UP042 - str mixin: statuses compare equal to strings
     HOLDS = "holds"
     CONTRADICTED = "contradicted"
     INCONCLUSIVE = "inconclusive"

@@ -55,7 +55,7 @@ def run_claim(c: Claim, ctx: RunContext) -> Verdict:
             v.claim_id = c.id
     except TheorykitError as exc:
         v = Verdict(c.id, Status.ERROR, None, None, details={"error": str(exc)})
-    except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
+    except Exception as exc:  # any failure is reported, not raised
         v = Verdict(c.id, Status.ERROR, None, None,
                     details={"error": f"{type(exc).__name__}: {exc}",
                              "traceback": traceback.format_exc(limit=5)})

@@ -73,9 +73,9 @@ def agree(
     tol_txt = f"|meas - pred| <= {z:g}·SE + model_tol = {z:g}·{measured.se:.3g} + {model_tol:.3g}"
     if model_tol_reason:
         tol_txt += f" ({model_tol_reason})"
-    if not math.isfinite(measured.mean) or not math.isfinite(measured.se):
-        status = Status.INCONCLUSIVE
-    elif max_rel_se is not None and predicted != 0 and measured.se > max_rel_se * abs(predicted):
+    too_noisy = (max_rel_se is not None and predicted != 0
+                 and measured.se > max_rel_se * abs(predicted))
+    if not math.isfinite(measured.mean) or not math.isfinite(measured.se) or too_noisy:
         status = Status.INCONCLUSIVE
     else:
         status = Status.HOLDS if abs(diff) <= tol else Status.CONTRADICTED

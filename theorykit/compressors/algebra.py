@@ -473,6 +473,27 @@ def _inner_values(spec: CompressorSpec, cls: type[CompressorSpec]) -> dict[str, 
     return {k: v for k, v in spec.values.items() if k in names}
 
 
+def symbolic_spec(cls: type[CompressorSpec], values: dict[str, Any] | None = None,
+                  d: int | None = None) -> CompressorSpec:
+    """An instance of ``cls`` for its symbolic face. With every required parameter given it
+    is ``cls(**values, d=d)`` (validated; errors propagate). If some are missing — e.g. to
+    list a catalog entry's formulas — the instance is built without ``__init__`` (given
+    values validated, defaults filled): its ``classes()``/``bits()`` work, its codec needs
+    the missing values and raises :class:`InputError` naming them."""
+    values = dict(values or {})
+    missing = [p.name for p in cls.params if p.required and p.name not in values]
+    if not missing:
+        return cls(**values, d=d)
+    obj = cls.__new__(cls)
+    known = {p.name: p for p in cls.params}
+    obj.values = {n: known[n].validate(v) for n, v in values.items() if n in known}
+    for p in cls.params:
+        if p.name not in obj.values and p.default is not None:
+            obj.values[p.name] = p.validate(p.default)
+    obj.d = None
+    return obj
+
+
 class ScaledSpec(DerivedSpec):
     r"""``c * C`` for an inner spec ``C`` and a constant ``c > 0`` (a number or an
     expression in the parameters and ``d``). Codec: the inner message unchanged, the
@@ -486,7 +507,7 @@ class ScaledSpec(DerivedSpec):
     def inner(self) -> CompressorSpec:
         inner = self.__dict__.get("_inner")
         if inner is None:
-            inner = self.inner_cls(**_inner_values(self, self.inner_cls))
+            inner = symbolic_spec(self.inner_cls, _inner_values(self, self.inner_cls))
             self.__dict__["_inner"] = inner
         return inner
 
@@ -500,6 +521,13 @@ class ScaledSpec(DerivedSpec):
         self.inner.check_dim(d)
 
     def c_value(self, d: int) -> float:
+        """The numeric scale factor at dimension ``d`` (cached: the codec calls it)."""
+        cache = self.__dict__.setdefault("_c_values", {})
+        if d not in cache:
+            cache[d] = self._c_value(d)
+        return cache[d]
+
+    def _c_value(self, d: int) -> float:
         c = self.factor.subs(self.substitutions(d))
         if c.free_symbols:
             raise InputError(f"{self.name}: scale factor {sp.sstr(c)} needs values for "
@@ -631,7 +659,7 @@ class ComposedSpec(DerivedSpec):
     def inner(self) -> CompressorSpec:
         inner = self.__dict__.get("_inner_c")
         if inner is None:
-            inner = self.c_cls(**_inner_values(self, self.c_cls))
+            inner = symbolic_spec(self.c_cls, _inner_values(self, self.c_cls))
             self.__dict__["_inner_c"] = inner
         return inner
 
@@ -639,17 +667,23 @@ class ComposedSpec(DerivedSpec):
         """The outer compressor (symbolic if ``m`` is None, else at dimension ``m``)."""
         cache = self.__dict__.setdefault("_outer", {})
         if m not in cache:
-            vals = _inner_values(self, self.q_cls)
-            cache[m] = self.q_cls(**vals) if m is None else self.q_cls(**vals, d=m)
+            cache[m] = symbolic_spec(self.q_cls, _inner_values(self, self.q_cls), m)
         return cache[m]
 
     def _validate(self) -> None:
         self.inner  # noqa: B018 - validates the inner parameters
-        self.outer()
+        self.zeta()  # the outer compressor must be unbiased
 
     def support_dim(self, d: int) -> int:
+        """The number of values ``Q`` acts on at dimension ``d`` (cached)."""
         if self.support is None:
             return d
+        cache = self.__dict__.setdefault("_support_dims", {})
+        if d not in cache:
+            cache[d] = self._support_dim(d)
+        return cache[d]
+
+    def _support_dim(self, d: int) -> int:
         m = sp.sympify(self.support).subs(self.substitutions(d))
         if m.free_symbols:
             raise InputError(f"{self.name}: support {sp.sstr(m)} needs values for "
@@ -708,11 +742,15 @@ class ComposedSpec(DerivedSpec):
     # ---------------------------------------------------------------- codec
     def _gather(self, y: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
         y2 = y.reshape(-1, y.shape[-1])
-        nnz = (y2 != 0).sum(-1)
+        nz = y2 != 0
+        nnz = nz.sum(-1)
         if bool((nnz > m).any()):
             raise InputError(f"{self.name}: inner output has {int(nnz.max())} non-zeros, more "
                              f"than the support m={m}")
-        idx = torch.topk(y2.abs(), m, dim=-1, sorted=False).indices
+        if bool((nnz == m).all()):  # the usual case: the non-zeros, in index order
+            idx = torch.nonzero(nz)[:, 1].view(y2.shape[0], m)
+        else:  # fewer non-zeros (zeros in x): pad with zero positions
+            idx = torch.topk(y2.abs(), m, dim=-1, sorted=False).indices
         return idx, y2.gather(-1, idx)
 
     def _scatter(self, idx: torch.Tensor, vals: torch.Tensor, shape: tuple[int, ...],

@@ -93,12 +93,14 @@ class Param:
             bad = value < self.minimum if self.minimum_inclusive else value <= self.minimum
             if bad:
                 op = ">=" if self.minimum_inclusive else ">"
-                raise InputError(f"parameter {self.name!r} must be {op} {self.minimum}, got {value}")
+                raise InputError(
+                    f"parameter {self.name!r} must be {op} {self.minimum}, got {value}")
         if self.maximum is not None:
             bad = value > self.maximum if self.maximum_inclusive else value >= self.maximum
             if bad:
                 op = "<=" if self.maximum_inclusive else "<"
-                raise InputError(f"parameter {self.name!r} must be {op} {self.maximum}, got {value}")
+                raise InputError(
+                    f"parameter {self.name!r} must be {op} {self.maximum}, got {value}")
         return value
 
 
@@ -174,10 +176,10 @@ class CompressorSpec(abc.ABC):
         self._validate()
 
     # ----------------------------------------------------------------- parameters
-    def _validate(self) -> None:
+    def _validate(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Cross-parameter checks (override); raise :class:`InputError`."""
 
-    def check_dim(self, d: int) -> None:
+    def check_dim(self, d: int) -> None:  # noqa: B027 - optional hook, empty by default
         """Dimension checks such as ``k <= d`` (override); raise :class:`InputError`."""
 
     def require(self, *names: str) -> None:

@@ -405,18 +405,19 @@ def _implied(test: _Numeric, means: np.ndarray, cov_means: np.ndarray
         args = [*map(float, means), *oth]
         v = float(value(*args))
         g = np.array([float(gf(*args)) for gf in grad])
-        se = float(math.sqrt(max(float(g @ cov_means @ g), 0.0)))
+        se = float(math.sqrt(max(float(np.einsum("i,ij,j->", g, cov_means, g)), 0.0)))
         upper = float(dslack(*args, claimed)) > 0
     except (ZeroDivisionError, OverflowError, ValueError, TypeError):
         return None, None, None
-    if not math.isfinite(v) or v <= 0:
-        # no positive constant makes the inequality hold with equality: e.g. err >= 1
-        # leaves no finite delta; the bound is exceeded at any value of the constant
-        return v if math.isfinite(v) else None, se, math.inf
     if claimed == 0:
         return v, se, None  # tightness undefined for a zero constant (e.g. omega = 0)
-    tight = v / claimed if upper else claimed / v
-    return v, se, tight
+    if not math.isfinite(v) or v < 0:
+        # no positive constant makes the inequality hold with equality: e.g. err > 1
+        # leaves no finite delta; the bound is exceeded at any value of the constant
+        return v if math.isfinite(v) else None, se, math.inf
+    if upper:
+        return v, se, v / claimed
+    return v, se, claimed / v if v > 0 else math.inf
 
 
 def _sample_stats(spec: CompressorSpec, x: torch.Tensor, n: int, seed: int
@@ -442,7 +443,7 @@ def _sample_stats(spec: CompressorSpec, x: torch.Tensor, n: int, seed: int
     Y = Cn - xn
     err = (Y * Y).sum(-1)
     sq = (Cn * Cn).sum(-1)
-    inner = Cn @ xn
+    inner = (Cn * xn).sum(-1)
     stats = torch.stack([err, sq, inner], dim=1).cpu().numpy()
     return stats, Y, ""
 
@@ -464,7 +465,7 @@ def _linear_test(test: _Numeric, stats: np.ndarray, z: float, float_rtol: float,
                  max_rel_se: float) -> dict[str, Any]:
     c = np.array([test.coeffs.get(s, 0.0) for s in STATISTICS])
     finite = bool(np.isfinite(stats).all())
-    L = stats @ c
+    L = np.einsum("ns,s->n", stats, c)
     n = L.shape[0]
     mean = float(L.mean()) if finite else math.nan
     se = float(L.std(ddof=1) / math.sqrt(n)) if finite else math.nan
@@ -501,18 +502,22 @@ def _unbiased_test(stats: np.ndarray, Y: torch.Tensor | None, n_tests: int, alph
     Ynp = Y.cpu().numpy()
     ybar = Ynp.mean(0)
     Yc = Ynp - ybar
+    # tr S and tr S^2 from the smaller Gram matrix (einsum: no BLAS threads, which are
+    # very slow for these small products on a loaded machine)
     if n <= Ynp.shape[1]:
-        G = Yc @ Yc.T / (n - 1)
-        tr = float(np.trace(G))
-        tr2 = float((G * G).sum())
+        G = np.einsum("ni,mi->nm", Yc, Yc) / (n - 1)
     else:
-        S = Yc.T @ Yc / (n - 1)
-        tr = float(np.trace(S))
-        tr2 = float((S * S).sum())
-    b2 = float(ybar @ ybar)
+        G = np.einsum("ni,nj->ij", Yc, Yc) / (n - 1)
+    tr = float(np.trace(G))
+    tr2 = float((G * G).sum())
+    b2 = float(np.einsum("i,i->", ybar, ybar))
     T = n * b2
     bias = b2 - tr / n  # unbiased estimate of ||E C - x||^2 / ||x||^2
-    se = math.sqrt(2 * tr2) / n
+    # Var ||mean Y||^2 ≈ 4 b' S b / n + 2 tr(S^2) / n^2 (b = E Y; the second term alone
+    # under H0)
+    yb = np.einsum("ni,i->n", Yc, ybar)
+    bsb = float(np.einsum("n,n->", yb, yb)) / (n - 1)
+    se = math.sqrt(max(4 * bsb / n + 2 * tr2 / n**2, 0.0))
     ftol = float_rtol * (1 + math.sqrt(max(float(stats[:, 1].mean()), 0.0)))
     level = alpha / max(n_tests, 1)
     if tr2 <= 0 or tr <= 0:
@@ -522,7 +527,7 @@ def _unbiased_test(stats: np.ndarray, Y: torch.Tensor | None, n_tests: int, alph
         nu = tr * tr / tr2
         p = float(chi2.sf(T / g, nu))
     rejected = p < level and math.sqrt(b2) > ftol
-    proj = Ynp @ (ybar / math.sqrt(b2)) if b2 > 0 else None
+    proj = np.einsum("ni,i->n", Ynp, ybar / math.sqrt(b2)) if b2 > 0 else None
     return {"mean": bias, "se": se, "violation": math.sqrt(b2), "threshold": ftol,
             "status": Status.CONTRADICTED if rejected else Status.HOLDS,
             "note": f"T={T:.4g}, p={p:.3g} vs level {level:.3g}", "proj": proj, "p": p}
@@ -546,6 +551,22 @@ def certify(
     for the statistics). ``d`` defaults to ``spec.d`` or 64; ``inputs`` is a function
     ``(d, generator) -> {name: tensor}`` (default :func:`input_suite`) or a fixed mapping of
     inputs of one dimension. Runs the compressor in float64 on ``device``."""
+    if torch.device(device).type != "cpu":
+        return _certify(spec, d, n_samples, seed, inputs, alpha, float_rtol, max_rel_se,
+                        confirm, device)
+    # the batches are small: one intra-op thread avoids thread contention, which on a
+    # busy 2-core machine made each small torch op ~100x slower
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _certify(spec, d, n_samples, seed, inputs, alpha, float_rtol, max_rel_se,
+                        confirm, device)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _certify(spec, d, n_samples, seed, inputs, alpha, float_rtol, max_rel_se, confirm,
+             device) -> CertificationReport:
     t0 = time.perf_counter()
     if n_samples < 2:
         raise InputError(f"n_samples must be >= 2, got {n_samples}")
@@ -632,7 +653,8 @@ def _run_linear(spec, t: _Numeric, x, name, dd, stats, err, n, z, float_rtol, ma
                     + (f"; {err2}" if err2 else ""))
     implied, implied_se, tight = (None, None, None)
     if np.isfinite(used["stats"]).all():
-        cov = np.atleast_2d(np.cov(used["stats"].T)) / used_n
+        st = used["stats"] - used["stats"].mean(0)
+        cov = np.einsum("ni,nj->ij", st, st) / (used_n - 1) / used_n
         implied, implied_se, tight = _implied(t, used["means"], cov)
     claimed = t.cls.constants().get(t.ineq.label)
     return TestRow(d=dd, input=name, key=t.key, mean=used["mean"], se=used["se"], rhs=t.rhs,
@@ -717,7 +739,8 @@ def _summarise(key: str, meta: tuple[str, str, str, str], rows: list[TestRow],
         return (rank, r.violation / sc)
 
     worst = max(rows, key=badness)
-    notes = sorted({r.note for r in rows if r.note and r.status != "holds"})
+    notes = sorted({part for r in rows if r.note and r.status != "holds"
+                    for part in r.note.split("; ")})
     has_implied = worst.implied is not None
     return ConstantResult(
         key=key, cls=cls, constant=label, formula=formula, text=text, status=status.value,

@@ -72,8 +72,12 @@ class DSignSGD(Method):
             "continuous noise: P(g + Z_ij = 0) = 0",
         ]
 
+        memo: dict[tuple[int, int], sp.Expr] = {}
+
         def m(i: int, j: int) -> sp.Expr:
-            return noise.sign_mean(g[j], i, j, b)
+            if (i, j) not in memo:
+                memo[(i, j)] = noise.sign_mean(g[j], i, j, b)
+            return memo[(i, j)]
 
         if self.vote == "majority":
             if not n.is_number:

@@ -10,6 +10,7 @@ claim registry, verdicts); nothing is computed twice and no number is typed in.
 * :func:`show_verdicts` — run the claims matching a pattern (quick mode) and display them.
 * :func:`load_verdicts` / :func:`find_results` — read ``results/verify.json`` written by
   ``theorykit verify --json``.
+* :func:`certification_table` — a certifier report, one row per claimed constant.
 * :func:`plot_series` — generic plot of ``Verdict.series``.
 
 Tables are :class:`Table` objects: they display as Markdown (with ``$...$`` math) in
@@ -22,6 +23,7 @@ from theorykit.report.tables import (
     Table,
     catalog_rows,
     catalog_table,
+    certification_table,
     find_results,
     load_verdicts,
     show_verdicts,
@@ -34,6 +36,7 @@ __all__ = [
     "Table",
     "catalog_rows",
     "catalog_table",
+    "certification_table",
     "find_results",
     "load_verdicts",
     "plot_series",

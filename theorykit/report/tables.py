@@ -328,11 +328,13 @@ def _interval_latex(p: Any) -> str:
 
 def param_cell(p: Any) -> str:
     """One parameter as Markdown: symbol, domain, type and default."""
-    try:
-        sym = sp.latex(p.symbol())
-    except Exception:  # a custom kind may not have a symbol
-        sym = md_text(p.name)
     kind = getattr(p.kind, "__name__", str(p.kind))
+    if p.kind not in (int, float):  # e.g. a level grid: not a scalar symbol
+        dom = f"{md_code(p.name)} ({md_text(kind)})"
+        if p.default is not None:
+            dom += f", default {md_text(p.default)}"
+        return dom
+    sym = sp.latex(p.symbol())
     if p.minimum is None and p.maximum is None:
         dom = f"${sym}$ ({md_text(kind)})"
     elif p.kind is int:
@@ -353,6 +355,22 @@ def class_cell(c: Any) -> str:
     return f"${c.latex()}$"
 
 
+def symbolic_instance(cls: type) -> Any:
+    """An instance of a spec class for reading its symbolic face (``classes()``,
+    ``bits()``), which by contract is written in the parameter *symbols*. Specs whose
+    constructor insists on values (``require``) are built without running it: no
+    parameter values and no ``d``."""
+    from theorykit.errors import InputError as _InputError
+
+    try:
+        return cls()
+    except _InputError:
+        spec = cls.__new__(cls)
+        spec.values = {}
+        spec.d = None
+        return spec
+
+
 def catalog_rows() -> list[dict[str, Any]]:
     """The catalog as data: one dict per compressor with ``name``, ``title``,
     ``reference``, ``randomized``, ``params`` (Markdown cells), ``classes`` (LaTeX),
@@ -369,11 +387,15 @@ def catalog_rows() -> list[dict[str, Any]]:
             "classes": [], "bits": None, "error": None,
         }
         try:
-            spec = cls()
+            spec = symbolic_instance(cls)
             row["classes"] = [class_cell(c) for c in spec.classes()]
             row["bits"] = sp.latex(sp.sympify(spec.bits()))
         except Exception as exc:  # shown in the table, not hidden
-            row["error"] = f"{type(exc).__name__}: {exc}"
+            try:
+                cls()
+                row["error"] = f"{type(exc).__name__}: {exc}"
+            except Exception as first:  # the constructor names what is missing
+                row["error"] = f"needs parameter values: {first}"
         rows.append(row)
     return rows
 
@@ -387,7 +409,7 @@ def catalog_table(*, caption: str = "") -> Table:
         name = md_code(r["name"]) + (f" {md_text(r['title'])}" if r["title"] else "")
         params = "; ".join(r["params"]) if r["params"] else "–"
         if r["error"]:
-            classes = "symbolic face unavailable: " + md_text(r["error"])
+            classes = "symbolic face unavailable — " + md_text(r["error"])
             bits = "–"
         else:
             classes = ", ".join(r["classes"]) if r["classes"] else \
@@ -396,3 +418,27 @@ def catalog_table(*, caption: str = "") -> Table:
         rows.append([name, params, classes, bits])
     return Table(["compressor", "parameters", "classes (constants)", "bits per message"],
                  rows, caption=caption)
+
+
+# ----------------------------------------------------------------------------- certification
+def certification_table(report: Any, *, caption: str | None = None) -> Table:
+    """A :class:`~theorykit.compressors.certify.CertificationReport` as a table: one row
+    per claimed constant with its formula, claimed value, the worst (d, input), the implied
+    constant there ± SE, the tightness, the sample size and the verdict; the decision rule
+    (``report.rule()``) is the table's note."""
+    rows = []
+    for c in report.constants:
+        est = "–" if c.estimate is None else f"{c.estimate:.4g} ± {(c.se or 0):.2g}"
+        where = "–" if c.worst_input is None else f"{md_code(c.worst_input)}, d={c.worst_d}"
+        rows.append([
+            md_code(c.key), md_code(c.formula) if c.formula else "–", _fmt(c.claimed), where,
+            est, _fmt(c.tightness), _fmt(c.n),
+            STATUS_MARK.get(c.status, c.status) + (f" ({md_text(c.note)})" if c.note else ""),
+        ])
+    vals = ", ".join(f"{k}={v}" for k, v in report.values.items()) or "no parameters"
+    cap = caption if caption is not None else (
+        f"Certification of {report.compressor} ({vals}; d in {report.dims}; "
+        f"{report.n_samples} samples; seed {report.seed}): {report.status.value}")
+    return Table(["constant", "formula", "claimed", "worst input", "implied ± SE",
+                  "tightness", "n", "verdict"], rows, caption=md_text(cap),
+                 notes=["Rule: " + md_text(report.rule()) + "."])

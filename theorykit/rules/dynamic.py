@@ -288,7 +288,8 @@ def run_quantized_sgd(h: Any, x0: Any, noise: Any, *, n_workers: int, eta: float
     :math:`x \leftarrow x - \frac\eta N\sum_i C_i(\nabla f(x) + Z_i)` for ``replicas``
     independent runs at once. ``noise`` is a :class:`theorykit.noise.NoiseModel` (its
     sampler gives Z of shape (R, N, d)). ``compress=None`` is uncompressed DSGD (32 bits
-    per coordinate)."""
+    per coordinate). The noise and the compressors draw from two generators seeded from
+    ``seed``, so runs with different compressors see the same noise (paired comparisons)."""
     from theorykit.noise import NoiseModel
 
     if not isinstance(noise, NoiseModel):
@@ -298,13 +299,14 @@ def run_quantized_sgd(h: Any, x0: Any, noise: Any, *, n_workers: int, eta: float
         raise InputError("h must be a 1-d array of positive curvatures")
     d = hv.numel()
     x = torch.as_tensor(np.asarray(x0, dtype=float)).reshape(1, d).repeat(int(replicas), 1)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen_noise = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(int(seed) + 7919)  # compressor randomness
     bits = torch.zeros(int(replicas), dtype=torch.float64)
     trace = np.empty(int(steps) + 1)
     trace[0] = float((0.5 * (hv * x * x).sum(-1)).mean())
     grads_rec = np.empty((int(steps), d)) if record else None
     for t in range(int(steps)):
-        z = noise.sample(int(replicas), int(n_workers), d, generator=gen)
+        z = noise.sample(int(replicas), int(n_workers), d, generator=gen_noise)
         g = (hv * x).unsqueeze(1) + z
         if record:
             grads_rec[t] = g[0, 0].numpy()
@@ -327,11 +329,14 @@ def run_quantized_sgd(h: Any, x0: Any, noise: Any, *, n_workers: int, eta: float
 def codec_compress(spec: Any) -> Compress:
     """A :data:`Compress` from one catalog codec applied to every worker (bits from the
     real payload size of one message times N)."""
+    bits_cache: dict[int, int] = {}
+
     def fn(t: int, g: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         R, N, d = g.shape
         out = spec.apply(g, gen)
-        nb = spec.numeric_bits(d) * N
-        return out, torch.full((R,), float(nb), dtype=torch.float64)
+        if d not in bits_cache:
+            bits_cache[d] = spec.numeric_bits(d)
+        return out, torch.full((R,), float(bits_cache[d] * N), dtype=torch.float64)
 
     return fn
 
@@ -342,6 +347,7 @@ def dq_compress(make_spec: Callable[[int], Any], *, T: int, mu: float, eta: floa
     norm (rounded up by :func:`dq_codec_levels`); rows with equal s share one codec call.
     ``make_spec(s)`` builds the codec (e.g. ``lambda s: make("qsgd", s=s)``)."""
     cache: dict[int, Any] = {}
+    bits_cache: dict[tuple[int, int], int] = {}
 
     def fn(t: int, g: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         R, N, d = g.shape
@@ -358,7 +364,9 @@ def dq_compress(make_spec: Callable[[int], Any], *, T: int, mu: float, eta: floa
                 cache[int(s)] = make_spec(int(s))
             spec = cache[int(s)]
             out[rows] = spec.apply(flat[rows], gen)
-            bits[rows] = spec.numeric_bits(d)
+            if (int(s), d) not in bits_cache:
+                bits_cache[(int(s), d)] = spec.numeric_bits(d)
+            bits[rows] = bits_cache[(int(s), d)]
         return out.reshape(R, N, d), torch.as_tensor(bits.reshape(R, N).sum(1))
 
     return fn

@@ -150,19 +150,24 @@ def floor_slopes() -> dict[str, sp.Expr]:
 
 
 # --------------------------------------------------------------------------- measurements
-def measure_floor(*, n: int, d: int, k: int, C: float, D: float, eta: float, steps: int,
-                  burn: int, replicas: int, seed: int, mu: float = 1.0, L: float = 10.0,
-                  problem_seed: int = 1, compressor: str = "topk") -> Estimate:
+def measure_floor(*, n: int, d: int, k: int, C: float, D: float, eta: float, window: int,
+                  replicas: int, seed: int, burn: int | None = None, mu: float = 1.0,
+                  L: float = 10.0, problem_seed: int = 1, compressor: str = "topk"
+                  ) -> Estimate:
     """Stationary mean of f(x^k) - f* of EF with ``compressor(k)`` at a constant step on
     :meth:`LocalQuadratics.random` (x* = 0, heterogeneity ``D``) with gradient noise ``C``:
-    each replica's time average over steps ``burn..steps``, then mean ± SE over the
-    independent replicas. x⁰ ~ N(0, ((C + D)/d) I) so that runs at different scales of
-    (C, D) start at the matching scale."""
+    each replica's time average over the ``window`` steps after ``burn`` (default
+    ``ceil(6/(μη))``, i.e. e⁻⁶ of the slowest mode's transient left), then mean ± SE over
+    the independent replicas. x⁰ ~ N(0, ((C + D)/d) I), so runs at different scales of
+    (C, D) start at the matching scale (the measured floor is then exactly homogeneous)."""
     from theorykit.compressors.registry import make
     from theorykit.methods.biased import EF, LocalQuadratics, run
 
-    if not 0 <= burn < steps:
-        raise InputError(f"need 0 <= burn < steps, got burn={burn}, steps={steps}")
+    if burn is None:
+        burn = math.ceil(6 / (mu * eta))
+    if burn < 0 or window < 1:
+        raise InputError(f"need burn >= 0 and window >= 1, got burn={burn}, window={window}")
+    steps = burn + window
     p = LocalQuadratics.random(n, d, mu=mu, L=L, heterogeneity=D, seed=problem_seed)
     g = torch.Generator().manual_seed(seed)
     x0 = torch.randn(replicas, d, generator=g, dtype=torch.float64) * math.sqrt((C + D) / d)
@@ -170,4 +175,4 @@ def measure_floor(*, n: int, d: int, k: int, C: float, D: float, eta: float, ste
             noise=C, generator=g)
     if r.diverged_at is not None:
         return Estimate(math.inf, math.inf, replicas)
-    return mean_se(np.asarray(r.gap[:, burn:].mean(1)))
+    return mean_se(np.asarray(r.gap[:, burn + 1:].mean(1)))

@@ -57,17 +57,25 @@ __all__ = [
 
 
 def mse_given_cell() -> sp.Expr:
-    """E(ĝ - g)² for g at fraction r ∈ [0, 1] of a grid cell of width Δ, derived with
-    ``sympy.stats`` from ĝ - g = Δ(Bern(r) - r) + Δ(Bin(m, p) - m p) (*derived*)."""
+    """E(ĝ - g)² for g at fraction r ∈ [0, 1] of a grid cell of width Δ (*derived*).
+
+    ĝ - g = Δ(b - r) + Δ(Z - m p) with b ~ Bern(r) (the rounding) and Z = Σ_{i<m} c_i,
+    c_i ~ Bern(p) i.i.d., independent of b. Expanding the square, the cross terms vanish
+    (independent, zero-mean factors, checked with ``sympy.stats``) and
+    E(Z - m p)² = m Var(c_1) by independence; the Bernoulli moments come from
+    ``sympy.stats``."""
+    from sympy.stats import Bernoulli, variance
     from sympy.stats import E as expect
-    from sympy.stats import Bernoulli, Binomial
 
     r, p, delta = sp.symbols("r p Delta", positive=True)
     m = sp.Symbol("m", positive=True, integer=True)
-    bern = Bernoulli("b", r)
-    z = Binomial("Z", m, p)
-    err = delta * (bern - r) + delta * (z - m * p)
-    return sp.factor(sp.simplify(expect(sp.expand(err**2))))
+    b = Bernoulli("b", r)
+    c1 = Bernoulli("c", p)
+    if sp.simplify(expect(b - r)) != 0 or sp.simplify(expect(c1 - p)) != 0:
+        raise AssertionError("rounding or noise is biased")
+    var_round = sp.simplify(expect((b - r) ** 2))
+    var_noise = m * sp.simplify(variance(c1))
+    return sp.factor(delta**2 * (var_round + var_noise))
 
 
 def _int(name: str, v: Any, lo: int) -> int:
@@ -185,7 +193,7 @@ def scalar_loss_pmf(m: int, p: float, k: int) -> dict[str, tuple[np.ndarray, np.
 
 
 def _delta_from_pld(loss: np.ndarray, prob: np.ndarray, inf_mass: float, eps: float) -> float:
-    return float(inf_mass + np.sum(prob * np.clip(-np.expm1(eps - loss), 0, None)))
+    return float(inf_mass + np.sum(prob * np.clip(-np.expm1(np.minimum(eps - loss, 50.0)), 0, None)))
 
 
 def exact_delta(m: int, p: float, k: int, eps: float, d: int = 1) -> float:

@@ -85,6 +85,7 @@ __all__ = [
     "cubic_tradeoff",
     "density",
     "levels_for_bits",
+    "nonuniform_levels",
     "nonuniform_error",
     "optimal_level_density",
     "optimize",
@@ -1019,6 +1020,19 @@ def _levels(d: Density, scheme: str, s: int, a: float, cf: _ClosedForm | None,
     pos[0] = pos[-1] = a
     sign = np.sign(2 * np.arange(s + 1) / s - 1)
     return np.sort(sign * pos)
+
+
+def nonuniform_levels(d: Density, alpha: float, s: int) -> np.ndarray:
+    """The s+1 levels ℓ_j = F_λ^{-1}(j/s) of the optimal level density λ* ∝ p^{1/3} on
+    [-α, α] for any threshold α (symmetric; the middle level is 0 when s is even)."""
+    s = _check_s(s)
+    a = float(alpha) / d.scale
+    if not (math.isfinite(a) and a > 0):
+        raise InputError(f"alpha must be > 0, got {alpha!r}")
+    if a <= d.lower:
+        raise InputError(f"alpha must exceed the support gap {d.lower * d.scale:g} of "
+                         f"{d.name} for a non-uniform grid, got {alpha!r}")
+    return _levels(d, "nonuniform", s, a, None, {}) * d.scale
 
 
 def _invert_J(d: Density, a: float, v: np.ndarray) -> np.ndarray:

@@ -168,8 +168,9 @@ def _integrate(expr: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
 def energy_fraction(lw: MagnitudeLaw) -> EnergyCurve:
     """Derive τ_ρ and E_top(ρ) for a law (SymPy integrals and solve).
 
-    The density must integrate to 1 on its support; a Pareto index is handled by writing
-    ``a = 2 + b`` with ``b > 0`` (finite energy) during the integration."""
+    The density must integrate to 1 on its support; a free symbol named ``a`` (a Pareto
+    index) is handled by writing ``a = 2 + b`` with ``b > 0`` (finite energy) during the
+    integration; other symbols keep their own assumptions."""
     m2, tau, frac = _derive_fraction(lw.name, lw.density, lw.lo, lw.hi)
     return EnergyCurve(lw, m2, tau, frac)
 
@@ -180,10 +181,10 @@ def _derive_fraction(name: str, density: sp.Expr, lo: sp.Expr, hi: sp.Expr
     b = sp.Symbol("b", positive=True)
     subs_back: dict[sp.Symbol, sp.Expr] = {}
     p = density
-    syms = [s for s in density.free_symbols if s != U]
-    for s in syms:  # a Pareto-type index: integrate with s = 2 + b, b > 0
-        p = p.subs(s, 2 + b)
-        subs_back[b] = s - 2
+    for s in density.free_symbols:  # the Pareto index a: integrate with a = 2 + b, b > 0
+        if s.name == "a":
+            p = p.subs(s, 2 + b)
+            subs_back[b] = s - 2
     total = _integrate(p, lo, hi)
     if sp.simplify(total - 1) != 0:
         raise InputError(f"the density of {name} integrates to {total}, not 1")

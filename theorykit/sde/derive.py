@@ -177,15 +177,17 @@ def _method_key(m: Method) -> tuple:
 
 # --------------------------------------------------------------------------- tidy
 def _tidy(e: sp.Expr) -> sp.Expr:
-    """Light simplification: full ``simplify`` for small expressions, ``cancel`` for rational
-    ones, nothing for large transcendental ones (keeps catalog derivations < 2 s)."""
+    """Light simplification of rational expressions (``cancel`` + ``factor_terms``, or
+    ``simplify`` when small); transcendental ones (erf, 2F1, ...) are left in the form the
+    method produced -- ``simplify`` would ``hyperexpand`` the Student-t 2F1 and cost seconds
+    per entry (catalog derivations must stay < 2 s)."""
     if e == 0 or e.is_number:
-        return sp.nsimplify(e) if e.is_Float else e
+        return e
+    if e.has(sp.Function):
+        return e
     if sp.count_ops(e) <= 40:
         return sp.simplify(e)
-    if not e.has(sp.Function):
-        return sp.factor_terms(sp.cancel(e))
-    return e
+    return sp.factor_terms(sp.cancel(e))
 
 
 # --------------------------------------------------------------------------- derive

@@ -21,12 +21,13 @@ Printer gaps it closes (see TOOLCHAIN.md; each is tested in ``tests/test_lambdif
 
 Speed: components are evaluated as *vectors*, not one by one, where the structure allows:
 
-1. components that are polynomials in x (e.g. the drift of DSGD on a quadratic) are evaluated
-   as a sparse polynomial (a few gathers and one scatter-add, whatever d);
-2. components that depend on a single coordinate and share one expression *template* up to
-   numeric constants (e.g. ``erf(c_j x_j)`` for DSignSGD on a diagonal quadratic) are
+1. components that depend on a single coordinate and share one expression *template* up to
+   numeric constants (e.g. ``-λ_j x_j`` or ``erf(c_j x_j)`` on a diagonal quadratic) are
    evaluated by one lambdified template with vector-valued constants;
-3. anything else falls back to one lambdified function of all components (with ``cse``).
+2. affine components in several coordinates (DSGD on a general quadratic) are one matmul;
+3. other polynomials in x (e.g. a rand-k covariance ``c g_j g_k``) are evaluated as a sparse
+   polynomial (a few gathers and one scatter-add, whatever d);
+4. anything else falls back to one lambdified function of all components (with ``cse``).
 
 The three paths agree with the plain per-component lambdify (tested).
 """
@@ -418,6 +419,7 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
 
     const_idx, const_val = [], []
     poly_idx, poly_terms = [], []
+    lin_idx, lin_terms = [], []
     groups: dict[str, tuple[sp.Basic, list[int], list[int], list[list[sp.Expr]]]] = {}
     rest_idx: list[int] = []
     u = sp.Dummy("u", real=True)
@@ -430,12 +432,6 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
         if not fast:
             rest_idx.append(j)
             continue
-        if t is None or t not in fs:
-            pt = _polynomial_terms(e, index)
-            if pt is not None:
-                poly_idx.append(j)
-                poly_terms.append(pt)
-                continue
         xs = [s for s in fs if s in index]
         if len(xs) == 1:
             eu = e.xreplace({xs[0]: u})
@@ -447,7 +443,30 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
             cols.append(index[xs[0]])
             numlists.append(nums)
             continue
+        if t is None or t not in fs:
+            pt = _polynomial_terms(e, index)
+            if pt is not None and all(len(f) <= 1 and (not f or f[0][1] == 1) for _, f in pt):
+                lin_idx.append(j)
+                lin_terms.append(pt)
+                continue
+            if pt is not None:
+                poly_idx.append(j)
+                poly_terms.append(pt)
+                continue
         rest_idx.append(j)
+
+    # affine components: X @ M^T + c (one matmul)
+    lin = None
+    if lin_idx:
+        M = np.zeros((len(lin_idx), d))
+        cvec = np.zeros(len(lin_idx))
+        for local, terms in enumerate(lin_terms):
+            for coef, factors in terms:
+                if factors:
+                    M[local, factors[0][0]] += coef
+                else:
+                    cvec[local] += coef
+        lin = (M.T.copy(), cvec)
 
     # sparse polynomial: pad each monomial to max degree with a column of ones (index d)
     poly = None
@@ -480,6 +499,8 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
         rest_fn = _lambdify(args, [prepared[j] for j in rest_idx], backend, cse=True)
 
     cache: dict[tuple, dict[str, Any]] = {}
+    single_full = (len(tmpl) == 1 and not (const_idx or lin_idx or poly_idx or rest_idx)
+                   and tmpl[0].comps == list(range(m)) and tmpl[0].cols == list(range(d)))
 
     def materialize(like: Any) -> dict[str, Any]:
         key = (str(getattr(like, "device", "cpu")), getattr(like, "dtype", None))
@@ -504,6 +525,13 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
                         [ops.const(cl, like) for cl in g.consts],
                         g.comps == list(range(m)) and g.cols == list(range(d)))
                        for g in tmpl]
+        if lin is not None:
+            c["lin_idx"] = _index(lin_idx, like, backend)
+            if backend == "torch":
+                c["lin_M"] = torch.tensor(lin[0], dtype=like.dtype, device=like.device)
+                c["lin_c"] = torch.tensor(lin[1], dtype=like.dtype, device=like.device)
+            else:
+                c["lin_M"], c["lin_c"] = lin
         if rest_idx:
             c["rest_idx"] = _index(rest_idx, like, backend)
         cache[key] = c
@@ -520,6 +548,9 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
             raise InputError(f"state batch must have shape (P, {d}), got {tuple(X.shape)}")
         p = X.shape[0]
         c = materialize(X)
+        if single_full:
+            gfn, _, _, consts, _ = c["groups"][0]
+            return _broadcast(gfn(tt, X, *consts), (p, m), backend, X)
         out = ops.empty(p, m, X)
         if const_idx:
             out[:, c["const_idx"]] = c["const_val"]
@@ -538,6 +569,12 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
             else:
                 vals = np.add.reduceat(terms[:, c["poly_order"]], c["poly_starts"], axis=1)
             out[:, c["poly_idx"]] = vals
+        if lin is not None:
+            vals = X @ c["lin_M"] + c["lin_c"]
+            if len(lin_idx) == m:
+                out[:, :] = vals
+            else:
+                out[:, c["lin_idx"]] = vals
         for gfn, comps, cols, consts, full in c["groups"]:
             U = X if full else X[:, cols]
             v = gfn(tt, U, *consts)
@@ -553,7 +590,8 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
         return out
 
     fn.n_outputs = m  # type: ignore[attr-defined]
-    fn.paths = {"constant": len(const_idx), "polynomial": len(poly_idx),  # type: ignore
+    fn.paths = {"constant": len(const_idx), "affine": len(lin_idx),  # type: ignore
+                "polynomial": len(poly_idx),
                 "template": sum(len(g.comps) for g in tmpl), "groups": len(tmpl),
                 "plain": len(rest_idx)}
     return fn

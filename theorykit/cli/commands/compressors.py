@@ -141,22 +141,42 @@ def _fmt(v: Any, spec: str = ".4g") -> str:
     return str(v)
 
 
+def _symbolic_face(spec) -> tuple[list[str], list[dict[str, Any]], str]:
+    """Classes (text and JSON) and the bit formula of a spec without parameter values; a
+    face that needs values (e.g. a bit count computed from a level grid) says so."""
+    try:
+        classes = [c.pretty() for c in spec.classes()]
+        cls_json = [{"class": c.name,
+                     "constants": {k: sp.sstr(v) for k, v in c.constants().items()}}
+                    for c in spec.classes()]
+    except Exception as exc:  # listing must not fail on one entry
+        classes, cls_json = [f"(needs parameter values: {type(exc).__name__})"], []
+    if not classes:
+        classes = ["none claimed"]
+    try:
+        bits = sp.sstr(spec.bits())
+    except Exception as exc:  # e.g. bits computed from validated values
+        bits = f"(needs parameter values: {type(exc).__name__})"
+    return classes, cls_json, bits
+
+
 # --------------------------------------------------------------------------- commands
 def run_catalog(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from theorykit.compressors.algebra import symbolic_spec
     from theorykit.compressors.registry import catalog
 
     entries = []
     for name, cls in catalog().items():
+        spec = None
         try:
-            spec = cls()
-            classes = [c.pretty() for c in spec.classes()]
-            cls_json = spec.describe()["classes"]
-            bits = sp.sstr(spec.bits())
-        except InputError as exc:  # a spec that cannot be built without values
-            classes, cls_json, bits = [f"({exc})"], [], "-"
+            spec = symbolic_spec(cls)
+        except InputError as exc:
+            err = str(exc)
+        classes, cls_json, bits = _symbolic_face(spec) if spec is not None else (
+            [f"({err})"], [], "-")
         entries.append({"name": name, "title": cls.title, "reference": cls.reference,
                         "randomized": cls.randomized,
                         "parameters": [_param_json(p) for p in cls.params],

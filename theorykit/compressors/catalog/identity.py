@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import D, CompressorSpec, PackedField, Payload
+from theorykit.compressors.base import CompressorSpec, D, PackedField, Payload
 from theorykit.compressors.classes import B1, B2, B3, Unbiased
 from theorykit.compressors.registry import register
 

@@ -115,6 +115,11 @@ def natural_values(neg: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         idx = code.numpy().astype(np.uint16)
         idx |= np.left_shift(neg.numpy().view(np.uint8), 8, dtype=np.uint16)
         return torch.from_numpy(np.take(_VALUES, idx))
+    return _natural_values_torch(neg, code)
+
+
+def _natural_values_torch(neg: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    """The device-agnostic branch of :func:`natural_values` (shifts and an OR)."""
     v = code.to(torch.int32)
     v <<= 23
     v |= neg.to(torch.int32) << 31

@@ -52,7 +52,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import D, CompressorSpec, PackedField, Param, Payload
+from theorykit.compressors.base import CompressorSpec, D, PackedField, Param, Payload
 from theorykit.compressors.bitpack import bits_for, pack_bits, unpack_bits
 from theorykit.compressors.classes import CompressorClass, Unbiased
 from theorykit.compressors.codec_utils import pack_codes as _generic_pack_codes
@@ -61,9 +61,9 @@ from theorykit.compressors.registry import register
 from theorykit.errors import InputError
 
 __all__ = [
+    "QSGD",
     "LevelGrid",
     "NaturalDithering",
-    "QSGD",
     "TruncatedNonuniform",
     "TruncatedUniform",
     "natural_dithering_omega_sharp",
@@ -291,16 +291,20 @@ class _BlockQuantizer(CompressorSpec):
     def _slice(aux: tuple[torch.Tensor, ...], r0: int, r1: int) -> tuple[torch.Tensor, ...]:
         return tuple(a[r0:r1] for a in aux)
 
-    def _scan(self, x: torch.Tensor, generator: torch.Generator | None, sink) -> torch.Tensor | None:
-        """Run the encode kernel over all blocks, handing each block to ``sink``."""
+    def _run(self, x: torch.Tensor, generator: torch.Generator | None, sink) -> torch.Tensor | None:
+        """Compute the row statistic, then run :meth:`_encode_block` block by block (drawing
+        the uniforms in row-major order) and hand each block to ``sink``; returns the row
+        statistic (the per-vector float of the message, or ``None``)."""
         x2 = self._rows32(x)
         b, d = x2.shape
         row = self._row_values(x2)
         aux = self._encode_aux(row)
+        daux = self._decode_aux(row)
         draw = _Uniform(generator, x2.device) if self.randomized else None
         for r0, r1, c0, c1 in _blocks(b, d, x2.device):
             u = draw(r1 - r0, c1 - c0) if draw is not None else None
-            sink(r0, r1, c0, c1, x2[r0:r1, c0:c1], self._slice(aux, r0, r1), u)
+            sink(r0, r1, c0, c1, x2[r0:r1, c0:c1], self._slice(aux, r0, r1),
+                 self._slice(daux, r0, r1), u)
         return row
 
     def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Payload:
@@ -313,11 +317,11 @@ class _BlockQuantizer(CompressorSpec):
             signs = (torch.empty((b, d), dtype=torch.bool, device=x.device)
                      if self._signed else None)
 
-            def sink(r0, r1, c0, c1, xb, aux, u):
+            def sink(r0, r1, c0, c1, xb, aux, daux, u):
                 self._encode_block(xb, aux, u, codes[r0:r1, c0:c1],
                                    None if signs is None else signs[r0:r1, c0:c1])
 
-            row = self._scan(x, generator, sink)
+            row = self._run(x, generator, sink)
             p = self.new_payload(x)
             if row is not None:
                 p.fields["norm"] = PackedField(row.contiguous(), 32 * b)
@@ -349,33 +353,19 @@ class _BlockQuantizer(CompressorSpec):
         b = x.numel() // d
         with torch.no_grad():
             out = torch.empty((b, d), dtype=torch.float32, device=x.device)
-            cbuf = torch.empty(min(b * d, max(_CHUNK, d if x.device.type == "cpu" else b * d)),
-                               dtype=self._code_dtype(), device=x.device)
-            sbuf = torch.empty_like(cbuf, dtype=torch.bool) if self._signed else None
-            state: dict[str, Any] = {}
+            m_max = min(b * d, _CHUNK) if x.device.type == "cpu" else b * d
+            cbuf = torch.empty(m_max, dtype=self._code_dtype(), device=x.device)
+            sbuf = torch.empty(m_max, dtype=torch.bool, device=x.device) if self._signed else None
 
-            def sink(r0, r1, c0, c1, xb, aux, u):
+            def sink(r0, r1, c0, c1, xb, aux, daux, u):
                 shape = xb.shape
                 m = shape[0] * shape[1]
-                cb = (cbuf[:m] if m <= cbuf.numel()
-                      else torch.empty(m, dtype=cbuf.dtype, device=cbuf.device)).view(shape)
-                sb = None
-                if sbuf is not None:
-                    sb = (sbuf[:m] if m <= sbuf.numel()
-                          else torch.empty(m, dtype=torch.bool, device=sbuf.device)).view(shape)
+                cb = cbuf[:m].view(shape)
+                sb = None if sbuf is None else sbuf[:m].view(shape)
                 self._encode_block(xb, aux, u, cb, sb)
-                self._decode_block(cb, sb, self._slice(state["daux"], r0, r1),
-                                   out[r0:r1, c0:c1])
+                self._decode_block(cb, sb, daux, out[r0:r1, c0:c1])
 
-            # the decode-side row values depend on the row statistic: compute it first
-            x2 = self._rows32(x)
-            row = self._row_values(x2)
-            state["daux"] = self._decode_aux(row)
-            aux = self._encode_aux(row)
-            draw = _Uniform(generator, x2.device) if self.randomized else None
-            for r0, r1, c0, c1 in _blocks(b, d, x2.device):
-                u = draw(r1 - r0, c1 - c0) if draw is not None else None
-                sink(r0, r1, c0, c1, x2[r0:r1, c0:c1], self._slice(aux, r0, r1), u)
+            self._run(x, generator, sink)
         return out.view(x.shape).to(x.dtype)
 
 
@@ -658,14 +648,6 @@ class LevelGrid(tuple):
         return super().__new__(cls, (float(v) for v in items))
 
 
-_TRUNCATED_CLASS_NOTE = (
-    "No class U/B1/B2/B3 holds for all x: as x -> 0 the rounding variance stays of order "
-    "|x| Delta (or Delta^2 when 0 is not a level) while ||x||^2 -> 0, so every ratio "
-    "E||C||^2/||x||^2, E||C-x||^2/||x||^2 is unbounded; for ||x|| -> inf truncation makes "
-    "<E C(x), x>/||x||^2 -> 0. classes() is therefore empty [derived]."
-)
-
-
 class _Truncated(_BlockQuantizer):
     """Common part of the truncated quantizers: no sign plane, no norm, codes index the
     level table :attr:`levels_tensor` (``s + 1`` float32 levels from ``-tau`` to ``tau``)."""
@@ -686,10 +668,13 @@ class _Truncated(_BlockQuantizer):
         """The ``s + 1`` reconstruction levels (float32, CPU), indexed by code."""
         return self._lv.clone()
 
+    def _bounds(self) -> tuple[float, float]:
+        raise NotImplementedError
+
     def truncate(self, x: torch.Tensor) -> torch.Tensor:
-        """``T_tau(x)`` (clamp to the grid ends) — the mean of ``C(x)`` up to float32
-        rounding."""
-        lo, hi = float(self._lv[0]), float(self._lv[-1])
+        """``T_tau(x)``: ``x`` clamped to the truncation interval the codec uses (float32
+        values of ``-tau`` and ``tau``) — the mean of ``C(x)`` up to float32 rounding."""
+        lo, hi = self._bounds()
         return torch.clamp(x, lo, hi)
 
 
@@ -704,7 +689,13 @@ class TruncatedUniform(_Truncated):
     rounding on the ``s + 1`` levels ``l_i = -tau + 2 tau i/s``; ``E C(x) = T_tau(x)`` and the
     conditional variance per coordinate is ``(t - l_i)(l_{i+1} - t) <= tau^2/s^2``.
 
-    Classes: none — """ + _TRUNCATED_CLASS_NOTE + r"""
+    Classes: none [derived]. No class U/B1/B2/B3 holds for all ``x``: as ``x -> 0`` the
+    rounding variance stays of order ``|x| Delta`` (or ``Delta^2`` when 0 is not a level)
+    while ``||x||^2 -> 0``, so ``E||C(x)||^2/||x||^2`` and ``E||C(x)-x||^2/||x||^2`` are
+    unbounded; as ``||x|| -> inf`` truncation makes ``<E C(x), x>/||x||^2 -> 0``. The
+    certifier must not be handed constants that fail; :meth:`classes` is empty. (For
+    ``||x||_inf <= tau`` the quantizer is unbiased with the *absolute* variance bound
+    ``sum_j (t_j - l_i)(l_{i+1} - t_j) <= d max_i (l_{i+1} - l_i)^2 / 4``.)
 
     Wire: ``codes`` only — ``i`` in ``ceil(log2(s+1))`` bits per coordinate; ``tau`` and
     ``s`` are parameters known to both ends, so no float is sent:
@@ -727,12 +718,17 @@ class TruncatedUniform(_Truncated):
         self.require("tau", "s")
         self._s = int(self["s"])
         tau = float(self["tau"])
-        if not math.isfinite(2.0 * tau / self._s) or float(np.float32(tau)) == 0.0:
+        with np.errstate(over="ignore"):
+            tau32 = float(np.float32(tau))
+        if not math.isfinite(tau32) or tau32 == 0.0:
             raise InputError(f"{self.name}: tau={tau} is outside the float32 range")
-        self._tau32 = float(np.float32(tau))
+        self._tau32 = tau32
         self._delta32 = float(np.float32(2.0 * tau / self._s))
         self._inv32 = float(np.float32(self._s / (2.0 * tau)))
         self._lv = self._levels_from_codes(torch.arange(self._s + 1, dtype=torch.float32))
+
+    def _bounds(self) -> tuple[float, float]:
+        return -self._tau32, self._tau32
 
     def _levels_from_codes(self, c: torch.Tensor) -> torch.Tensor:
         out = c.to(torch.float32)
@@ -768,7 +764,13 @@ class TruncatedNonuniform(_Truncated):
     ``levels[0] = -tau`` and ``levels[-1] = tau`` are required (relative tolerance 1e-6);
     the grid's ends are then the truncation points.
 
-    Classes: none — """ + _TRUNCATED_CLASS_NOTE + r"""
+    Classes: none [derived]. No class U/B1/B2/B3 holds for all ``x``: as ``x -> 0`` the
+    rounding variance stays of order ``|x| Delta`` (or ``Delta^2`` when 0 is not a level)
+    while ``||x||^2 -> 0``, so ``E||C(x)||^2/||x||^2`` and ``E||C(x)-x||^2/||x||^2`` are
+    unbounded; as ``||x|| -> inf`` truncation makes ``<E C(x), x>/||x||^2 -> 0``. The
+    certifier must not be handed constants that fail; :meth:`classes` is empty. (For
+    ``||x||_inf <= tau`` the quantizer is unbiased with the *absolute* variance bound
+    ``sum_j (t_j - l_i)(l_{i+1} - t_j) <= d max_i (l_{i+1} - l_i)^2 / 4``.)
 
     Wire: ``codes`` only — the level index in ``ceil(log2(s+1))`` bits per coordinate (the
     grid is a parameter known to both ends): ``bits = d ceil(log2(s+1))``.
@@ -822,6 +824,9 @@ class TruncatedNonuniform(_Truncated):
             self._nb = nb
             self._bscale = float(np.float32(nb / span))
 
+    def _bounds(self) -> tuple[float, float]:
+        return float(self._lv[0]), float(self._lv[-1])
+
     def _cells(self, y: torch.Tensor) -> torch.Tensor:
         """Cell index ``i`` in ``[0, s-1]`` with ``l_i <= y < l_{i+1}`` (``y = tau`` in the
         last cell), int32."""
@@ -844,7 +849,7 @@ class TruncatedNonuniform(_Truncated):
         return idx.view(y.shape)
 
     def _encode_block(self, xb, aux, u, codes, signs):
-        lo_end, hi_end = float(self._lv[0]), float(self._lv[-1])
+        lo_end, hi_end = self._bounds()
         y = torch.clamp(xb, lo_end, hi_end)
         idx = self._cells(y)
         flat = idx.reshape(-1)

@@ -240,7 +240,8 @@ class TernGrad(_SignBase):
         t = u.mul_(m) if x2.dtype == torch.float32 else u * m
         keep = t < x2.abs()
         codes = keep.to(torch.uint8)
-        codes.bitwise_left_shift_((x2 < 0).view(torch.uint8))  # 0 -> 0, 1 -> +M, 2 -> -M
+        # 0 -> 0, 1 -> +M, 2 -> -M (signbit: -0.0 is never kept, so it cannot matter)
+        codes.bitwise_left_shift_(torch.signbit(x2).view(torch.uint8))
         return pack_codes(codes, 2), m.squeeze(1).to(torch.float32)
 
     def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Payload:
