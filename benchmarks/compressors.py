@@ -4,7 +4,9 @@ run: a plain tensor copy (``x.clone()``: the memory-bandwidth limit) and ``torch
 
 For each ``d`` (10^6 and 10^7 float32; ``--quick``: 10^5) and each catalog codec, the time of
 ``decode(encode(x, g))`` is the median of ``--repeats`` runs after ``--warmup`` runs; the
-throughput is input bytes (4 d) per second. Targets (issue 2):
+references are timed *interleaved* with each codec (one run of each per round), so a shared
+machine's load affects both sides of a ratio alike. Throughput is input bytes (4 d) per
+second. Targets (issue 2):
 
 * sign-type codecs (sign, scaled_sign, terngrad) and the quantizers: throughput at least
   0.25x that of the copy;
@@ -64,19 +66,24 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_time(fn: Callable[[], Any], device: torch.device, repeats: int,
-                warmup: int) -> float:
+def paired_times(fns: dict[str, Callable[[], Any]], device: torch.device, repeats: int,
+                 warmup: int) -> dict[str, float]:
+    """Median times of several functions measured *interleaved* (one run of each per round),
+    so that a reference and a codec see the same machine load; medians over ``repeats``
+    rounds after ``warmup`` rounds."""
     for _ in range(warmup):
-        fn()
+        for fn in fns.values():
+            fn()
     _sync(device)
-    times = []
+    times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def group_of(name: str) -> str:
@@ -98,19 +105,26 @@ def run(dims: list[int], device: str, repeats: int, warmup: int, only: list[str]
         x = torch.randn(d, generator=torch.Generator().manual_seed(seed)).to(dev)
         xa = x.abs()
         k = max(1, int(KEEP * d))
-        t_copy = median_time(lambda x=x: x.clone(), dev, repeats, warmup)
-        t_topk = median_time(lambda xa=xa, k=k: torch.topk(xa, k, sorted=False), dev, repeats,
-                             warmup)
-        gbs_copy = 4 * d / t_copy / 1e9
-        refs[d] = {"copy_ms": 1e3 * t_copy, "copy_GBps": gbs_copy, "topk_ms": 1e3 * t_topk,
-                   "topk_k": k}
-        print(f"\nd = {d:.0e}: copy {1e3 * t_copy:.3f} ms ({gbs_copy:.2f} GB/s), "
-              f"torch.topk(k={k}) {1e3 * t_topk:.3f} ms", flush=True)
+
+        def copy(x=x):
+            return x.clone()
+
+        def topk(xa=xa, k=k):
+            return torch.topk(xa, k, sorted=False)
+
+        ref = paired_times({"copy": copy, "topk": topk}, dev, repeats, warmup)
+        refs[d] = {"copy_ms": 1e3 * ref["copy"], "copy_GBps": 4 * d / ref["copy"] / 1e9,
+                   "topk_ms": 1e3 * ref["topk"], "topk_k": k}
+        print(f"\nd = {d:.0e}: copy {1e3 * ref['copy']:.3f} ms "
+              f"({refs[d]['copy_GBps']:.2f} GB/s), torch.topk(k={k}) "
+              f"{1e3 * ref['topk']:.3f} ms (references re-measured interleaved with each codec)",
+              flush=True)
         print(f"{'codec':<24}{'group':<11}{'ms':>10}{'GB/s':>9}{'bits/elt':>9}"
               f"{'x copy':>8}{'x topk':>8}  target")
         for name, cls in catalog().items():
             if only and name not in only:
                 continue
+            grp = group_of(name)
             try:
                 spec = cls(**params_for(name, d))
                 g = torch.Generator(device=dev).manual_seed(seed)
@@ -119,29 +133,33 @@ def run(dims: list[int], device: str, repeats: int, warmup: int, only: list[str]
                 def codec(spec=spec, g=g, x=x):
                     return spec.decode(spec.encode(x, g))
 
-                t = median_time(codec, dev, repeats, warmup)
+                fns = {"codec": codec, "copy": copy}
+                if grp == "sparsifier":
+                    fns["topk"] = topk
+                t = paired_times(fns, dev, repeats, warmup)
             except Exception as exc:  # report, keep benchmarking the rest
                 print(f"{name:<24}error: {type(exc).__name__}: {exc}")
                 results.append({"codec": name, "d": d, "error": f"{type(exc).__name__}: "
                                 f"{exc}"})
                 continue
-            grp = group_of(name)
-            vs_copy = t_copy / t
-            vs_topk = t / t_topk
+            vs_copy = t["copy"] / t["codec"]
+            vs_topk = t["codec"] / t["topk"] if "topk" in t else None
             target, met = "", None
             if grp in ("sign", "quantizer"):
                 target, met = f">= {COPY_TARGET}x copy", vs_copy >= COPY_TARGET
             elif name == "topk":
                 target, met = f"<= {TOPK_TARGET}x torch.topk", vs_topk <= TOPK_TARGET
             row = {"codec": name, "group": grp, "d": d, "params": params_for(name, d),
-                   "ms": 1e3 * t, "GBps": 4 * d / t / 1e9, "bits_per_element": nbits / d,
+                   "ms": 1e3 * t["codec"], "GBps": 4 * d / t["codec"] / 1e9,
+                   "bits_per_element": nbits / d, "copy_ms": 1e3 * t["copy"],
+                   "topk_ms": None if "topk" not in t else 1e3 * t["topk"],
                    "ratio_vs_copy": vs_copy, "time_ratio_vs_topk": vs_topk,
                    "target": target, "met": met}
             results.append(row)
             flag = "" if met is None else ("MET" if met else "MISSED")
-            print(f"{name:<24}{grp:<11}{1e3 * t:>10.3f}{row['GBps']:>9.3f}"
+            print(f"{name:<24}{grp:<11}{1e3 * t['codec']:>10.3f}{row['GBps']:>9.3f}"
                   f"{row['bits_per_element']:>9.3f}{vs_copy:>8.3f}"
-                  f"{vs_topk if grp == 'sparsifier' else float('nan'):>8.2f}  "
+                  f"{vs_topk if vs_topk is not None else float('nan'):>8.2f}  "
                   f"{target} {flag}", flush=True)
     summary = [r for r in results if r.get("met") is not None]
     return {

@@ -36,7 +36,8 @@ PREFIX = "beznosikov2023"
 #: Parameter values used to instantiate catalog compressors for the CGD-rate claim
 #: (a Param's own default wins; ``k`` is a fraction of d).
 PARAM_CHOICES: dict[str, Any] = {"k": lambda d: max(1, d // 4), "p": 0.25, "s": 4,
-                                 "base": 2.0, "r": 2.0}
+                                 "base": 2.0, "r": 2.0, "tau": 1.0,
+                                 "levels": (-1.0, -0.25, 0.0, 0.25, 1.0)}
 CGD_DIM = 16
 CGD_MU, CGD_L = 1.0, 10.0
 

@@ -131,6 +131,23 @@ def test_rule_certificate_holds_numerically(key):
                 assert val >= -1e-12, (key, part, dom)
 
 
+def test_relation_3_directly_from_the_definitions():
+    """C ∈ U(zeta - 1) => C/zeta ∈ B3(zeta): with S = E||C||^2/||x||^2 and <E C, x> = ||x||^2,
+    E||C/zeta - x||^2/||x||^2 - (1 - 1/zeta) = (S - zeta)/zeta^2 <= 0 because S <= zeta."""
+    zeta, S, u = sp.symbols("zeta S u", positive=True)
+    err_scaled = S / zeta**2 - 2 / zeta + 1  # E||C/zeta - x||^2 / ||x||^2, E C = x
+    excess = err_scaled - (1 - 1 / zeta)
+    assert sp.simplify(excess - (S - zeta) / zeta**2) == 0
+    assert sp.simplify(excess.subs(S, zeta - u)).is_nonpositive  # S = zeta - u, u >= 0
+    # numerically, for a sampled U(zeta - 1) compressor: rand-k, zeta = d/k
+    spec = A.contractive(make("randk", k=2))
+    x = torch.randn(4000, 8, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    cx = spec.apply(x, torch.Generator().manual_seed(6))
+    ratio = float((((cx - x) ** 2).sum(-1) / (x**2).sum(-1)).mean())
+    se = float((((cx - x) ** 2).sum(-1) / (x**2).sum(-1)).std() / 4000**0.5)
+    assert ratio <= (1 - 2 / 8) + 4 * se  # B3(d/k): 1 - 1/delta = 1 - k/d
+
+
 def test_a_wrong_certificate_is_rejected():
     p = A.RULES["B2<B1"].proofs["alpha"]
     wrong = A.Proof(p.statement, p.target, p.hypotheses,
@@ -257,6 +274,16 @@ def test_composed_codec_matches_apply_and_bit_formula():
     p2 = full.encode(x, _gen(4))
     assert torch.equal(full.decode(p2), full.apply(x, _gen(4)))
     assert p2.nbits == 9 * 16 * 4
+
+
+@pytest.mark.parametrize(("name", "params"), [("topk_qsgd", {"k": 8, "s": 4}),
+                                               ("topk_natural_dithering", {"k": 8, "s": 3})])
+def test_catalog_composed_entries_round_trip(name, params):
+    spec = make(name, **params)
+    x = torch.randn(3, 64, generator=_gen(8))
+    p = spec.encode(x, _gen(9))
+    assert torch.equal(spec.decode(p), spec.apply(x, _gen(9)))
+    assert p.nbits == spec.numeric_bits(64) * 3
 
 
 # --------------------------------------------------------------------------- certification

@@ -5,7 +5,9 @@ Checks, each exact (no statistics involved):
   to DSGD's dense all-reduce (the wire format loses nothing);
 * the bits on the wire equal the codec's bit formula times the number of rounds;
 * all ranks hold identical models (the decoded mean is the same everywhere);
-* an interrupted run resumed from its checkpoint ends bit-identical to an uninterrupted one.
+* an interrupted run resumed from its checkpoint ends bit-identical to an uninterrupted one;
+* error feedback with the identity codec reproduces DSGD (to float32 rounding, since it
+  sends eta*g instead of g) and with top-k it trains.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def runs(tmp_path_factory):
                             steps=6, checkpoint_every=6, out_dir=str(ck)),
         dataclasses.replace(base, method="dcsgd", compressor="randk", params={"k": 40},
                             checkpoint_every=6, out_dir=str(ck)),
+        dataclasses.replace(base, method="ef", compressor="identity", params={}),
+        dataclasses.replace(base, method="ef", compressor="topk", params={"k": 40}),
     ]
     return base, spawn(cfgs, world_size=2)
 
@@ -68,3 +72,14 @@ def test_resume_after_interruption_is_exact(runs):
 def test_compression_changes_the_trajectory(runs):
     _, res = runs
     assert not torch.equal(res[2][0]["params"], res[0][0]["params"])
+
+
+def test_error_feedback_with_identity_is_dsgd(runs):
+    _, res = runs
+    assert torch.allclose(res[6][0]["params"], res[0][0]["params"], rtol=0, atol=1e-6)
+
+
+def test_error_feedback_topk_decreases_loss(runs):
+    _, res = runs
+    hist = res[7][0]["history"]["loss"]
+    assert res[7][0]["final_loss"] < hist[0]

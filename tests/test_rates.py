@@ -165,6 +165,10 @@ def test_bad_input_messages():
         cgd_rate(topk, float("nan"), 10)
     with pytest.raises(AssumptionError, match="sign-type"):
         cgd_rate(SignType(), 1, 10)
+    with pytest.raises(AssumptionError, match="sign-type"):
+        cgd_rate(make("sign", d=4), 1, 10)
+    with pytest.raises(AssumptionError, match="no class membership"):
+        cgd_rate(make("truncated_uniform", tau=1.0, s=4, d=4), 1, 10)
     with pytest.raises(InputError, match="delta >= 1"):
         cgd_rate(B3(sp.Rational(1, 2)), 1, 10)
     with pytest.raises(InputError, match="alpha <= beta"):

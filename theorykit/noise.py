@@ -94,6 +94,15 @@ def _nice(v: float) -> sp.Expr:
     return sp.nsimplify(v) if v == int(v) or len(repr(v)) <= 8 else sp.Float(v)
 
 
+def diag_matrix(entries: Sequence[sp.Expr]) -> sp.Matrix:
+    """A diagonal SymPy matrix, built without ``sp.diag``'s per-entry overhead."""
+    n = len(entries)
+    m = sp.zeros(n, n)
+    for j, e in enumerate(entries):
+        m[j, j] = e
+    return m
+
+
 def _check_batch(batch: Any) -> sp.Expr:
     """Validate a batch size: a positive integer or a SymPy symbol."""
     if isinstance(batch, sp.Basic) and not batch.is_number:
@@ -326,7 +335,7 @@ class NoiseModel(abc.ABC):
             for a in self.variance_conditions():
                 if a not in assumptions:
                     assumptions.append(a)
-        return sp.diag(*[vf * self.scale(i, j) ** 2 / b for j in range(d)])
+        return diag_matrix([vf * self.scale(i, j) ** 2 / b for j in range(d)])
 
     @abc.abstractmethod
     def _sign_mean_unit(self, z: sp.Expr) -> sp.Expr:

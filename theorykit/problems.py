@@ -304,7 +304,8 @@ class Quadratic(Problem):
 class LogisticRegression(Problem):
     r""":math:`f(x) = \frac1n\sum_{i=1}^n \log(1 + e^{-y_i a_i^\top x}) + \frac\lambda2\|x\|^2`.
 
-    Data (seeded, ``numpy.random.default_rng(seed)``): features :math:`a_i \sim N(0, I_d)`,
+    Data (seeded, ``numpy.random.default_rng(seed)``): features
+    :math:`a_i \sim N(0, \text{scale}^2 I_d)`,
     a planted :math:`x_{true} \sim N(0, I_d)`, labels :math:`y_i = \pm1` with
     :math:`P(y_i = 1) = \sigma(a_i^\top x_{true})`. Constants (standard, *derived*): the
     logistic loss has curvature :math:`\sigma(1-\sigma) \le 1/4`, so
@@ -317,17 +318,20 @@ class LogisticRegression(Problem):
     title = "Logistic regression (generated data)"
     reference = "standard test problem"
 
-    def __init__(self, n: int = 200, d: int = 5, seed: int = 0, reg: float = 0.1) -> None:
+    def __init__(self, n: int = 200, d: int = 5, seed: int = 0, reg: float = 0.1,
+                 scale: float = 1.0) -> None:
         n = _check_d(n)
         d = _check_d(d)
         if not (math.isfinite(reg) and reg >= 0):
             raise InputError(f"logistic reg must be finite and >= 0, got {reg!r}")
+        if not (math.isfinite(scale) and scale > 0):
+            raise InputError(f"logistic feature scale must be finite and > 0, got {scale!r}")
         rng = np.random.default_rng(seed)
-        Af = rng.standard_normal((n, d))
+        Af = rng.standard_normal((n, d)) * scale
         xt = rng.standard_normal(d)
         p = 1.0 / (1.0 + np.exp(-Af @ xt))
         y = np.where(rng.random(n) < p, 1.0, -1.0)
-        self.n, self.reg, self.seed = n, float(reg), seed
+        self.n, self.reg, self.seed, self.scale = n, float(reg), seed, float(scale)
         self.data, self.labels, self.x_true = Af, y, xt
         xs = _symbols(d)
 
@@ -390,7 +394,8 @@ class LogisticRegression(Problem):
         return H + self.reg * torch.eye(self.d, dtype=X.dtype, device=X.device)
 
     def __repr__(self) -> str:
-        return f"LogisticRegression(n={self.n}, d={self.d}, seed={self.seed}, reg={self.reg})"
+        return (f"LogisticRegression(n={self.n}, d={self.d}, seed={self.seed}, reg={self.reg}, "
+                f"scale={self.scale})")
 
 
 # ---------------------------------------------------------------------- (L0, L1) problems

@@ -60,6 +60,20 @@ def compressed_mean(
     ``v`` has shape ``(d,)`` on every rank (same d). Each rank's compressor draws from its
     own ``generator`` (seed it per rank for independent compressors, as the DCSGD SDE
     assumes)."""
+    return compressed_mean_and_own(v, spec, generator, group=group, stats=stats)[0]
+
+
+def compressed_mean_and_own(
+    v: torch.Tensor,
+    spec: CompressorSpec,
+    generator: torch.Generator | None = None,
+    *,
+    group: dist.ProcessGroup | None = None,
+    stats: CommStats | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """As :func:`compressed_mean`, also returning this rank's own decoded message
+    ``C_i(v_i)`` (what error feedback subtracts from its memory)."""
+    rank = dist.get_rank(group)
     world = dist.get_world_size(group)
     payload = spec.encode(v.unsqueeze(0), generator)
     header = header_of(payload).to(v.device)
@@ -77,8 +91,12 @@ def compressed_mean(
     dist.all_gather(gathered, padded, group=group)
 
     total = torch.zeros_like(v)
-    for h, buf in zip(headers, gathered, strict=True):
-        total += spec.decode(from_bytes(payload, h.cpu(), buf)).reshape(v.shape).to(v.dtype)
+    own = total
+    for r, (h, buf) in enumerate(zip(headers, gathered, strict=True)):
+        msg = spec.decode(from_bytes(payload, h.cpu(), buf)).reshape(v.shape).to(v.dtype)
+        total += msg
+        if r == rank:
+            own = msg
     if stats is not None:
         stats.rounds += 1
         stats.payload_bits += payload.nbits
@@ -86,7 +104,7 @@ def compressed_mean(
         stats.sent_bytes += sent
         stats.dense_bytes += 4 * v.numel()
         stats.history.append(sent)
-    return total / world
+    return total / world, own
 
 
 def dense_mean(v: torch.Tensor, *, group: dist.ProcessGroup | None = None) -> torch.Tensor:

@@ -6,6 +6,8 @@ step of the method (Compagnoni et al., AISTATS 2025, §2 definitions):
 * ``dsgd``:     x ← x − η · mean_i g_i                 (dense all-reduce)
 * ``dcsgd``:    x ← x − η · mean_i C_i(g_i)            (:func:`compressed_mean`)
 * ``dsignsgd``: x ← x − η · mean_i sign(g_i)           (the catalog ``sign`` codec, 1 bit/coord)
+* ``ef``:       v_i = C(e_i + η g_i), e_i ← e_i + η g_i − v_i, x ← x − mean_i v_i
+  (error feedback in the Stich–Karimireddy form; Beznosikov et al., JMLR 2023, §5)
 
 with ``g_i`` the rank's minibatch gradient of the flattened parameters. Communication is
 counted exactly (:class:`~theorykit.distributed.collectives.CommStats`). A checkpoint per
@@ -33,8 +35,15 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from theorykit.compressors.registry import make
-from theorykit.distributed.collectives import CommStats, compressed_mean, dense_mean
+from theorykit.distributed.collectives import (
+    CommStats,
+    compressed_mean,
+    compressed_mean_and_own,
+    dense_mean,
+)
 from theorykit.errors import InputError
+
+METHODS = ("dsgd", "dcsgd", "dsignsgd", "ef")
 
 
 @dataclass
@@ -55,8 +64,8 @@ class TrainConfig:
     out_dir: str | None = None
 
     def validate(self) -> None:
-        if self.method not in ("dsgd", "dcsgd", "dsignsgd"):
-            raise InputError(f"unknown method {self.method!r}; known: dsgd, dcsgd, dsignsgd")
+        if self.method not in METHODS:
+            raise InputError(f"unknown method {self.method!r}; known: {', '.join(METHODS)}")
         for name in ("steps", "batch", "hidden", "n_samples"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"{name} must be a positive integer")
@@ -106,7 +115,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     Xs, ys = X[shard].to(device), y[shard].to(device)
     model = make_model(cfg).to(device)
     spec = None
-    if cfg.method == "dcsgd":
+    if cfg.method in ("dcsgd", "ef"):
         spec = make(cfg.compressor, **cfg.params)
     elif cfg.method == "dsignsgd":
         spec = make("sign")
@@ -114,6 +123,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     comp_gen = torch.Generator(device=device).manual_seed(cfg.seed * 104729 + rank)
     stats = CommStats()
     history: dict[str, list[float]] = {"step": [], "loss": [], "bits": []}
+    error = torch.zeros(sum(p.numel() for p in model.parameters()), device=device)
     start = 0
     ckpt = Path(cfg.out_dir) / f"ckpt_rank{rank}.pt" if cfg.out_dir else None
     if ckpt is not None and ckpt.exists():
@@ -122,6 +132,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         batch_gen.set_state(state["batch_gen"])
         comp_gen.set_state(state["comp_gen"])
         stats = CommStats(**state["stats"])
+        error = state["error"].to(device)
         history, start = state["history"], state["step"]
     lossf = torch.nn.CrossEntropyLoss()
     for step in range(start, cfg.steps):
@@ -138,9 +149,15 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             stats.payload_bits += 32 * g.numel()
             stats.sent_bytes += 4 * g.numel()
             stats.dense_bytes += 4 * g.numel()
+        elif cfg.method == "ef":
+            p_i = error + cfg.lr * g
+            v_mean, own = compressed_mean_and_own(p_i, spec, comp_gen, stats=stats)
+            error = p_i - own
+            _apply_update(model, v_mean, 1.0)
         else:
             direction = compressed_mean(g, spec, comp_gen, stats=stats)
-        _apply_update(model, direction, cfg.lr)
+        if cfg.method != "ef":
+            _apply_update(model, direction, cfg.lr)
         if step % cfg.log_every == 0:
             full = lossf(model(Xs), ys).detach().reshape(1)
             dist.all_reduce(full)
@@ -150,7 +167,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         if ckpt is not None and (step + 1) % cfg.checkpoint_every == 0:
             ckpt.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"model": model.state_dict(), "batch_gen": batch_gen.get_state(),
-                        "comp_gen": comp_gen.get_state(), "stats": {
+                        "comp_gen": comp_gen.get_state(), "error": error.cpu(), "stats": {
                             k: v for k, v in asdict(stats).items()},
                         "history": history, "step": step + 1}, ckpt)
     final = lossf(model(Xs), ys).detach().reshape(1)

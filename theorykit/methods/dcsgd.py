@@ -39,7 +39,7 @@ from theorykit.compressors.base import CompressorSpec
 from theorykit.compressors.base import D as D_SYM
 from theorykit.errors import AssumptionError, InputError
 from theorykit.methods.base import Method, StepMoments, per_worker, worker_sum
-from theorykit.noise import NoiseModel
+from theorykit.noise import NoiseModel, diag_matrix
 
 __all__ = ["DCSGD", "GenericUnbiased"]
 
@@ -178,7 +178,7 @@ def _expected_compressor_cov(c: Compressor, g: sp.Matrix, v: sp.Matrix, s_noise:
             noiseless = all(e == 0 for e in s_noise)
             if noiseless:
                 _note(assumptions, f"{c.name}: exact conditional covariance Cov[C(v)|v]")
-                return cov_v.subs(dict(zip(vs, g, strict=True)), simultaneous=True)
+                return cov_v.xreplace(dict(zip(vs, g, strict=True)))
             out = _expect_quadratic(cov_v, vs, g, s_noise)
             if out is not None:
                 _note(assumptions, f"{c.name}: exact conditional covariance Cov[C(v)|v] "
@@ -189,35 +189,45 @@ def _expected_compressor_cov(c: Compressor, g: sp.Matrix, v: sp.Matrix, s_noise:
     omega = compressor_omega(c, d)
     _note(assumptions, f"{c.name}: covariance modelled as omega*diag(v^2) with "
           f"omega={sp.sstr(omega)}: variance bound attained (upper bound otherwise)")
-    return sp.diag(*[omega * (g[j] ** 2 + s_noise[j, j]) for j in range(d)])
+    return diag_matrix([omega * (g[j] ** 2 + s_noise[j, j]) for j in range(d)])
 
 
 def _expect_quadratic(cov_v: sp.Matrix, vs: list[sp.Symbol], g: sp.Matrix,
                       s_noise: sp.Matrix) -> sp.Matrix | None:
-    """E q(g + Z) = q(g) + 1/2 sum_kl d2q/dv_k dv_l S_kl for entries q of degree <= 2 in v;
-    None if some entry is not such a polynomial."""
-    d = len(vs)
-    sub_g = dict(zip(vs, g, strict=True))
+    """E q(g + Z) for entries q of degree <= 2 in v, with E Z = 0 and Cov Z = S: each
+    monomial v_a v_b becomes g_a g_b + S_ab, v_a becomes g_a (exact); None if some entry is
+    not such a polynomial."""
+    index = {s: k for k, s in enumerate(vs)}
     out = sp.zeros(*cov_v.shape)
-    nz = [(k, l) for k in range(d) for l in range(d) if s_noise[k, l] != 0]
     for a in range(cov_v.shape[0]):
         for bb in range(cov_v.shape[1]):
-            e = sp.expand(cov_v[a, bb])
+            e = cov_v[a, bb]
             if e == 0:
                 continue
-            syms = [s for s in vs if e.has(s)]
-            if syms:
-                try:
-                    poly = sp.Poly(e, *syms)
-                except sp.PolynomialError:
+            acc = []
+            for mono, coef in sp.expand(e).as_coefficients_dict().items():
+                ks: list[int] = []
+                for base, p in mono.as_powers_dict().items():
+                    if base == 1:
+                        continue
+                    if base in index:
+                        if not (p.is_Integer and p > 0):
+                            return None
+                        ks += [index[base]] * int(p)
+                    elif base.has(*vs):
+                        return None
+                    else:
+                        coef = coef * base**p
+                if len(ks) > 2:
                     return None
-                if poly.total_degree() > 2 or not all(
-                        not coef.has(*vs) for coef in poly.coeffs()):
-                    return None
-            val = e.subs(sub_g, simultaneous=True)
-            corr = sum((sp.diff(e, vs[k], vs[l]) * s_noise[k, l] for k, l in nz
-                        if e.has(vs[k]) and e.has(vs[l])), sp.Integer(0))
-            out[a, bb] = val + corr / 2
+                if not ks:
+                    acc.append(coef)
+                elif len(ks) == 1:
+                    acc.append(coef * g[ks[0]])
+                else:
+                    k1, k2 = ks
+                    acc.append(coef * (g[k1] * g[k2] + s_noise[k1, k2]))
+            out[a, bb] = sp.Add(*acc)
     return out
 
 

@@ -27,7 +27,7 @@ import torch
 
 from theorykit.errors import AssumptionError, InputError
 from theorykit.methods.base import Method, StepMoments, worker_sum
-from theorykit.noise import NoiseModel
+from theorykit.noise import NoiseModel, diag_matrix
 
 __all__ = ["DSignSGD"]
 
@@ -88,10 +88,10 @@ class DSignSGD(Method):
                 means.append(mu)
                 vars_.append(var)
             assumptions.append("majority vote: sign(0) = 0 on ties (even N)")
-            return StepMoments(sp.Matrix(means), sp.diag(*vars_), assumptions)
+            return StepMoments(sp.Matrix(means), diag_matrix(vars_), assumptions)
 
         mean = worker_sum(n, lambda i: sp.Matrix([m(i, j) for j in range(d)])) / n
-        cov = worker_sum(n, lambda i: sp.diag(*[1 - m(i, j) ** 2 for j in range(d)])) / n**2
+        cov = worker_sum(n, lambda i: diag_matrix([1 - m(i, j) ** 2 for j in range(d)])) / n**2
         return StepMoments(mean, cov, assumptions)
 
     def __repr__(self) -> str:

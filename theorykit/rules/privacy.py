@@ -193,7 +193,8 @@ def scalar_loss_pmf(m: int, p: float, k: int) -> dict[str, tuple[np.ndarray, np.
 
 
 def _delta_from_pld(loss: np.ndarray, prob: np.ndarray, inf_mass: float, eps: float) -> float:
-    return float(inf_mass + np.sum(prob * np.clip(-np.expm1(np.minimum(eps - loss, 50.0)), 0, None)))
+    gain = np.clip(-np.expm1(np.minimum(eps - loss, 50.0)), 0, None)  # (1 - e^{ε-L})_+
+    return float(inf_mass + np.sum(prob * gain))
 
 
 def exact_delta(m: int, p: float, k: int, eps: float, d: int = 1) -> float:

@@ -84,9 +84,10 @@ __all__ = [
     "codec_mse",
     "cubic_tradeoff",
     "density",
+    "exact_optimal_threshold",
     "levels_for_bits",
-    "nonuniform_levels",
     "nonuniform_error",
+    "nonuniform_levels",
     "optimal_level_density",
     "optimize",
     "quantization_variance",
@@ -1033,6 +1034,34 @@ def nonuniform_levels(d: Density, alpha: float, s: int) -> np.ndarray:
         raise InputError(f"alpha must exceed the support gap {d.lower * d.scale:g} of "
                          f"{d.name} for a non-uniform grid, got {alpha!r}")
     return _levels(d, "nonuniform", s, a, None, {}) * d.scale
+
+
+def exact_optimal_threshold(d: Density, s: int,
+                            scheme: Literal["uniform", "nonuniform"] = "nonuniform",
+                            bracket: tuple[float, float] | None = None) -> tuple[float, float]:
+    """The threshold minimising the codec's *exact* MSE (:func:`codec_mse`, no
+    high-resolution approximation) for uniform levels or the λ*-levels at each α; returns
+    ``(alpha, mse)``. Bounded scalar minimisation on ``bracket`` (default: between half the
+    c_Q = 1/4 optimum and twice the c_Q = 1/6 optimum)."""
+    s = _check_s(s)
+    if scheme not in ("uniform", "nonuniform"):
+        raise InputError(f"scheme must be uniform or nonuniform, got {scheme!r}")
+    from scipy.optimize import minimize_scalar
+
+    def f(a: float) -> float:
+        lv = (np.linspace(-a, a, s + 1) if scheme == "uniform"
+              else nonuniform_levels(d, a, s))
+        return codec_mse(d, lv)
+
+    if bracket is None:
+        lo = 0.5 * optimize(d, s, scheme=scheme, c_q=C_Q_WORST, exact=False).alpha
+        hi = 2.0 * optimize(d, s, scheme=scheme, c_q=C_Q_HIGH_RES, exact=False).alpha
+        lo = max(lo, d.lower * d.scale * (1 + 1e-9))
+    else:
+        lo, hi = bracket
+    res = minimize_scalar(f, bounds=(lo, hi), method="bounded",
+                          options={"xatol": 1e-7 * hi})
+    return float(res.x), float(res.fun)
 
 
 def _invert_J(d: Density, a: float, v: np.ndarray) -> np.ndarray:

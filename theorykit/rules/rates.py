@@ -385,6 +385,10 @@ def cgd_rate(spec_or_class: CompressorSpec | CompressorClass, mu: Any = None, L:
                          f"{type(spec_or_class).__name__}")
     what = name or spec_or_class.pretty()  # type: ignore[union-attr]
     usable = [c for c in memberships if not isinstance(c, SignType)]
+    if not memberships:
+        raise AssumptionError(
+            f"{what} declares no class membership (none of U, B1, B2, B3 holds for all x): "
+            "no CGD rate follows")
     if not usable:
         raise AssumptionError(
             f"{what} is sign-type only (not positively homogeneous): no CGD rate follows "

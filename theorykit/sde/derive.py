@@ -177,16 +177,15 @@ def _method_key(m: Method) -> tuple:
 
 # --------------------------------------------------------------------------- tidy
 def _tidy(e: sp.Expr) -> sp.Expr:
-    """Light simplification of rational expressions (``cancel`` + ``factor_terms``, or
-    ``simplify`` when small); transcendental ones (erf, 2F1, ...) are left in the form the
+    """Light simplification: rational entries are put over a common denominator
+    (``cancel`` + ``factor_terms``: fast, canonical, and a polynomial stays a polynomial for
+    the lambdify fast paths); transcendental ones (erf, 2F1, ...) are left in the form the
     method produced -- ``simplify`` would ``hyperexpand`` the Student-t 2F1 and cost seconds
     per entry (catalog derivations must stay < 2 s)."""
-    if e == 0 or e.is_number:
+    if e == 0 or e.is_number or e.has(sp.Function):
         return e
-    if e.has(sp.Function):
-        return e
-    if sp.count_ops(e) <= 40:
-        return sp.simplify(e)
+    if e.is_polynomial():
+        return sp.expand(e)
     return sp.factor_terms(sp.cancel(e))
 
 

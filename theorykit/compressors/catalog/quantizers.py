@@ -159,6 +159,13 @@ def _unpack_codes(packed: torch.Tensor, w: int, n: int) -> torch.Tensor:
 
 
 # =========================================================================== engine
+_R_BITS = 24
+_R_ONE = 1 << _R_BITS
+"""Randomness per coordinate: one uniform integer ``R`` in ``[0, 2^24)``. Stochastic rounding
+with probability ``p`` is done in fixed point: ``(floor(p 2^24) + R) >> 24`` is 1 with
+probability ``floor(p 2^24)/2^24`` (within ``2^-24`` below ``p``; exact for dyadic ``p``)."""
+
+
 def _blocks(b: int, d: int, device: torch.device) -> Iterator[tuple[int, int, int, int]]:
     """Row/column blocks ``(r0, r1, c0, c1)`` covering a ``(b, d)`` array in row-major order:
     whole rows when ``d`` is small, column slices of one row when it is large; a single
@@ -178,8 +185,14 @@ def _blocks(b: int, d: int, device: torch.device) -> Iterator[tuple[int, int, in
             yield r0, min(b, r0 + step), 0, d
 
 
-class _Uniform:
-    """Block-wise U[0,1) float32 draws from one generator (see the module docstring)."""
+class _RandomBits:
+    """Block-wise i.i.d. uniform int32 integers in ``[0, 2^24)``, row-major.
+
+    On CPU one 62-bit integer is drawn from the torch generator (or torch's global one) and
+    seeds a NumPy PCG64 bit generator whose raw 64-bit outputs give two 32-bit words each
+    (masked to 24 bits) — the seeding convention of
+    :func:`theorykit.compressors.codec_utils.uniform`, at about 0.6 ns per coordinate.
+    Elsewhere ``torch.randint`` on the device."""
 
     def __init__(self, generator: torch.Generator | None, device: torch.device) -> None:
         if generator is not None and generator.device.type != device.type:
@@ -188,26 +201,24 @@ class _Uniform:
             )
         self.device = device
         self.generator = generator
-        self._rng: np.random.Generator | None = None
+        self._bg: np.random.PCG64 | None = None
         if device.type == "cpu":
             seed = int(torch.randint(0, 1 << 62, (), generator=generator, dtype=torch.int64))
-            self._rng = np.random.default_rng(seed)
-            self._buf = np.empty(_CHUNK, np.float32)
+            self._bg = np.random.PCG64(seed)
 
     def __call__(self, rows: int, cols: int) -> torch.Tensor:
         m = rows * cols
-        if self._rng is not None:
-            buf = self._buf if m <= self._buf.size else np.empty(m, np.float32)
-            a = buf[:m]
-            self._rng.random(dtype=np.float32, out=a)
-            return torch.from_numpy(a).view(rows, cols)
-        return torch.rand((rows, cols), generator=self.generator, device=self.device)
+        if self._bg is not None:
+            raw = self._bg.random_raw((m + 1) // 2).view(np.int32)[:m]
+            return torch.from_numpy(raw).bitwise_and_(_R_ONE - 1).view(rows, cols)
+        return torch.randint(0, _R_ONE, (rows, cols), generator=self.generator,
+                             device=self.device, dtype=torch.int32)
 
 
 def _row_norms(x2: torch.Tensor, order: float) -> torch.Tensor:
     """float32 ``||x_b||_order`` per row, safe against float32 under/overflow of the powers
-    (rows whose plain norm is 0-but-not-zero-input, tiny or infinite are recomputed after
-    dividing by their max-abs entry). Raises :class:`InputError` if a norm exceeds float32."""
+    (rows whose plain norm is tiny or infinite are recomputed after dividing by their
+    max-abs entry). Raises :class:`InputError` if a norm exceeds the float32 range."""
     n = torch.linalg.vector_norm(x2, ord=order, dim=-1)
     bad = ~torch.isfinite(n) | (n < 1e-17)
     if bool(bad.any()):
@@ -220,15 +231,77 @@ def _row_norms(x2: torch.Tensor, order: float) -> torch.Tensor:
     return n
 
 
+def _sign_plane(xb: torch.Tensor, out: torch.Tensor) -> None:
+    """``out`` (uint8) = 255 where the sign bit of float32 ``xb`` is set, else 0."""
+    out.copy_(xb.view(torch.int32) >> 31)
+
+
+def _pack_signs(signs: torch.Tensor) -> torch.Tensor:
+    """Sign plane (uint8 0/255) to 1 bit per coordinate (MSB first, ``bitpack.pack_bits``)."""
+    if signs.device.type == "cpu":
+        return torch.from_numpy(np.packbits(signs.reshape(-1).numpy()))
+    return pack_bits(signs.reshape(-1) != 0)
+
+
+def _unpack_signs(packed: torch.Tensor, n: int) -> torch.Tensor:
+    """Inverse of :func:`_pack_signs` (uint8 0/255)."""
+    if packed.device.type == "cpu":
+        a = np.unpackbits(packed.numpy(), count=n).view(np.int8)
+        np.negative(a, out=a)
+        return torch.from_numpy(a.view(np.uint8))
+    return unpack_bits(packed, n).to(torch.int8).neg_().view(torch.uint8)
+
+
+def _signed_codes(codes: torch.Tensor, signs: torch.Tensor, small: bool) -> torch.Tensor:
+    """``codes`` with the sign plane applied, as int8 (``small``: codes <= 127) or int32:
+    ``(c xor m) - m`` with ``m = 0`` or ``-1``."""
+    m = signs.view(torch.int8)
+    if small:
+        v = codes.view(torch.int8) ^ m
+    else:
+        m = m.to(torch.int32)
+        v = codes.to(torch.int32) ^ m
+    v.sub_(m)
+    return v
+
+
+def _round_fixed(y: torch.Tensor, rnd: torch.Tensor, top: int) -> torch.Tensor:
+    """Stochastic rounding of ``y / 2^24 >= 0`` (``y`` float32 already scaled by ``2^24``,
+    ``y < 2^31``): ``floor(y/2^24)`` plus 1 with probability ``frac`` (fixed point with the
+    24-bit integers ``rnd``), clamped to ``top``; int32."""
+    z = y.to(torch.int32)
+    z.add_(rnd)
+    z.bitwise_right_shift_(_R_BITS)
+    z.clamp_(max=top)
+    return z
+
+
+def _round_general(y: torch.Tensor, rnd: torch.Tensor, top: int) -> torch.Tensor:
+    """As :func:`_round_fixed` for unscaled ``y >= 0`` of any size below ``2^31``: the
+    integer part and the fraction are separated first (exact), then the fraction is rounded
+    in fixed point."""
+    lo = y.to(torch.int32)
+    f = y - lo
+    f.mul_(float(_R_ONE))
+    z = f.to(torch.int32)
+    z.clamp_(max=_R_ONE)
+    z.add_(rnd)
+    z.bitwise_right_shift_(_R_BITS)
+    z.add_(lo)
+    z.clamp_(max=top)
+    return z
+
+
 class _BlockQuantizer(CompressorSpec):
     """Shared codec machinery of the quantizers (private; not registered).
 
     Subclasses define the code width :meth:`_width`, whether a sign plane is sent
     (``_signed``), the per-vector float sent (:meth:`_row_values`, ``None`` if none), and two
-    block kernels: :meth:`_encode_block` (coordinates -> codes and signs, consuming one
-    uniform per coordinate) and :meth:`_decode_block` (codes and signs -> values). ``encode``,
-    ``decode`` and ``apply`` are written once here, so ``apply`` is exactly ``decode``
-    after ``encode`` without the wire.
+    block kernels: :meth:`_encode_block` (float32 coordinates and 24-bit random integers ->
+    codes and sign plane) and :meth:`_decode_block` (codes and sign plane -> float32
+    values). ``encode``, ``decode`` and ``apply`` are written once here, so ``apply`` is
+    exactly ``decode`` after ``encode`` without the wire. Sign planes are uint8 with 255 for
+    negative (int8 ``-1``) and 0 otherwise.
     """
 
     _signed: ClassVar[bool] = True
@@ -247,7 +320,7 @@ class _BlockQuantizer(CompressorSpec):
         return ()
 
     def _encode_block(self, xb: torch.Tensor, aux: tuple[torch.Tensor, ...],
-                      u: torch.Tensor | None, codes: torch.Tensor,
+                      rnd: torch.Tensor | None, codes: torch.Tensor,
                       signs: torch.Tensor | None) -> None:
         raise NotImplementedError
 
@@ -261,9 +334,10 @@ class _BlockQuantizer(CompressorSpec):
             raise InputError(f"{self.name}: dimension d must be >= 1, got d={d}")
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        """As :meth:`CompressorSpec._prepare` (same checks and messages), with the finiteness
-        test done by one ``aminmax`` reduction (NaN and inf propagate to it) instead of a
-        full-size boolean ``isfinite`` tensor — about 30x cheaper at d = 1e7."""
+        """As :meth:`CompressorSpec._prepare` (same checks and messages, plus a float dtype
+        check), with the finiteness test done by one ``aminmax`` reduction (NaN and inf
+        propagate to it) instead of a full-size boolean ``isfinite`` tensor — about 20x
+        cheaper at d = 1e7."""
         if not isinstance(x, torch.Tensor):
             raise InputError(f"{self.name}: input must be a torch.Tensor, got {type(x).__name__}")
         if x.ndim == 0:
@@ -292,19 +366,19 @@ class _BlockQuantizer(CompressorSpec):
         return tuple(a[r0:r1] for a in aux)
 
     def _run(self, x: torch.Tensor, generator: torch.Generator | None, sink) -> torch.Tensor | None:
-        """Compute the row statistic, then run :meth:`_encode_block` block by block (drawing
-        the uniforms in row-major order) and hand each block to ``sink``; returns the row
-        statistic (the per-vector float of the message, or ``None``)."""
+        """Compute the row statistic, then hand every block (with its slices of the encode
+        and decode row factors and its random integers, drawn in row-major order) to
+        ``sink``; returns the row statistic (the per-vector float of the message, or None)."""
         x2 = self._rows32(x)
         b, d = x2.shape
         row = self._row_values(x2)
         aux = self._encode_aux(row)
         daux = self._decode_aux(row)
-        draw = _Uniform(generator, x2.device) if self.randomized else None
+        draw = _RandomBits(generator, x2.device) if self.randomized else None
         for r0, r1, c0, c1 in _blocks(b, d, x2.device):
-            u = draw(r1 - r0, c1 - c0) if draw is not None else None
+            rnd = draw(r1 - r0, c1 - c0) if draw is not None else None
             sink(r0, r1, c0, c1, x2[r0:r1, c0:c1], self._slice(aux, r0, r1),
-                 self._slice(daux, r0, r1), u)
+                 self._slice(daux, r0, r1), rnd)
         return row
 
     def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Payload:
@@ -314,11 +388,11 @@ class _BlockQuantizer(CompressorSpec):
         w = self._width()
         with torch.no_grad():
             codes = torch.empty((b, d), dtype=self._code_dtype(), device=x.device)
-            signs = (torch.empty((b, d), dtype=torch.bool, device=x.device)
+            signs = (torch.empty((b, d), dtype=torch.uint8, device=x.device)
                      if self._signed else None)
 
-            def sink(r0, r1, c0, c1, xb, aux, daux, u):
-                self._encode_block(xb, aux, u, codes[r0:r1, c0:c1],
+            def sink(r0, r1, c0, c1, xb, aux, daux, rnd):
+                self._encode_block(xb, aux, rnd, codes[r0:r1, c0:c1],
                                    None if signs is None else signs[r0:r1, c0:c1])
 
             row = self._run(x, generator, sink)
@@ -326,7 +400,7 @@ class _BlockQuantizer(CompressorSpec):
             if row is not None:
                 p.fields["norm"] = PackedField(row.contiguous(), 32 * b)
             if signs is not None:
-                p.fields["signs"] = PackedField(pack_bits(signs), b * d)
+                p.fields["signs"] = PackedField(_pack_signs(signs), b * d)
             p.fields["codes"] = PackedField(_pack_codes(codes, w), w * b * d)
         return p
 
@@ -338,7 +412,7 @@ class _BlockQuantizer(CompressorSpec):
             row = payload.fields["norm"].data if "norm" in payload.fields else None
             aux = self._decode_aux(row)
             codes = _unpack_codes(payload.fields["codes"].data, w, b * d).view(b, d)
-            signs = (unpack_bits(payload.fields["signs"].data, b * d).view(b, d)
+            signs = (_unpack_signs(payload.fields["signs"].data, b * d).view(b, d)
                      if "signs" in payload.fields else None)
             out = torch.empty((b, d), dtype=torch.float32, device=codes.device)
             for r0, r1, c0, c1 in _blocks(b, d, codes.device):
@@ -355,14 +429,14 @@ class _BlockQuantizer(CompressorSpec):
             out = torch.empty((b, d), dtype=torch.float32, device=x.device)
             m_max = min(b * d, _CHUNK) if x.device.type == "cpu" else b * d
             cbuf = torch.empty(m_max, dtype=self._code_dtype(), device=x.device)
-            sbuf = torch.empty(m_max, dtype=torch.bool, device=x.device) if self._signed else None
+            sbuf = torch.empty(m_max, dtype=torch.uint8, device=x.device) if self._signed else None
 
-            def sink(r0, r1, c0, c1, xb, aux, daux, u):
+            def sink(r0, r1, c0, c1, xb, aux, daux, rnd):
                 shape = xb.shape
                 m = shape[0] * shape[1]
                 cb = cbuf[:m].view(shape)
                 sb = None if sbuf is None else sbuf[:m].view(shape)
-                self._encode_block(xb, aux, u, cb, sb)
+                self._encode_block(xb, aux, rnd, cb, sb)
                 self._decode_block(cb, sb, daux, out[r0:r1, c0:c1])
 
             self._run(x, generator, sink)
@@ -461,28 +535,28 @@ class QSGD(_BlockQuantizer):
         return _row_norms(x2, 2.0)
 
     def _encode_aux(self, row):
-        s = float(self["s"])
+        s = self["s"]
         k = torch.where(row > 0, s / row, torch.zeros_like(row))
+        if s <= 127:  # the kernel then works on r 2^24 < 2^31 in fixed point (exact scaling)
+            k = k * float(_R_ONE)
         return (k.unsqueeze(-1),)
 
     def _decode_aux(self, row):
-        sc = (row / float(self["s"])).unsqueeze(-1)
-        return (sc, -sc)
+        return ((row / float(self["s"])).unsqueeze(-1),)
 
-    def _encode_block(self, xb, aux, u, codes, signs):
+    def _encode_block(self, xb, aux, rnd, codes, signs):
         (k,) = aux
+        s = self["s"]
         y = torch.abs(xb)
-        y.mul_(k)                 # r = s |x| / ||x||, in [0, s]
-        codes.copy_(y)            # floor(r) (truncation of a non-negative float)
-        y.sub_(codes)             # frac(r), exact
-        codes.add_(u < y)         # round up with probability frac(r)
-        codes.clamp_(max=self["s"])  # float32 rounding can give r slightly above s
-        torch.signbit(xb, out=signs)
+        y.mul_(k)                 # r 2^24 (s <= 127) or r, r = s |x| / ||x|| in [0, s]
+        z = _round_fixed(y, rnd, s) if s <= 127 else _round_general(y, rnd, s)
+        codes.copy_(z)            # level xi in [0, s] (clamped: float32 r may exceed s)
+        _sign_plane(xb, signs)
 
     def _decode_block(self, codes, signs, aux, out):
-        sc, nsc = aux
-        out.copy_(codes)
-        out.mul_(torch.where(signs, nsc, sc))
+        (sc,) = aux
+        out.copy_(_signed_codes(codes, signs, self["s"] <= 127))
+        out.mul_(sc)
 
 
 # =========================================================================== natural dithering
@@ -602,33 +676,37 @@ class NaturalDithering(_BlockQuantizer):
         return (k.unsqueeze(-1),)
 
     def _decode_aux(self, row):
-        n = row.unsqueeze(-1)
-        return (n, -n)
+        return (row.unsqueeze(-1),)
 
-    def _encode_block(self, xb, aux, u, codes, signs):
+    def _encode_block(self, xb, aux, rnd, codes, signs):
         (k,) = aux
         s = self["s"]
         low = 2.0 ** (1 - s)
         t = torch.abs(xb)
         t.mul_(k)
         t.clamp_(max=1.0)
-        bottom = t < low
+        bottom = torch.lt(t, low, out=torch.empty_like(t))   # 1.0 in the bottom cell
         t.add_(bottom, alpha=low)          # bottom cell [0, l) -> [l, 2l)
-        bits = t.view(torch.int32)
-        rnd = (u * float(1 << 23)).to(torch.int32)   # floor(2^23 u), uniform on [0, 2^23)
-        w = bits - rnd
-        w.add_((1 << 23) - 1)
+        # carry into the exponent iff R23 >= 2^23 - mantissa (R23 = R >> 1): probability
+        # mantissa / 2^23, the same event as the fixed-point rule (floor(p 2^24) + R) >> 24
+        w = t.view(torch.int32) + rnd.bitwise_right_shift_(1)
         w.bitwise_right_shift_(23)         # biased exponent after rounding
         w.sub_(127 - s)
         w.sub_(bottom.to(torch.int32))
         codes.copy_(w)
-        torch.signbit(xb, out=signs)
+        _sign_plane(xb, signs)
 
     def _decode_block(self, codes, signs, aux, out):
-        n, nn = aux
-        lv = self._levels.to(out.device)
-        torch.index_select(lv, 0, codes.reshape(-1).to(torch.int32), out=out.view(-1))
-        out.mul_(torch.where(signs, nn, n))
+        (n,) = aux
+        s = self["s"]
+        v = codes.to(torch.int32)
+        nz = v.clamp(max=1)                # 0 for code 0, else 1
+        v.add_(127 - s)
+        v.mul_(nz)
+        v.bitwise_left_shift_(23)          # float32 bits of 2^(c - s) (0 for c = 0)
+        v.bitwise_or_(signs.view(torch.int8).to(torch.int32).bitwise_left_shift_(31))
+        out.view(torch.int32).copy_(v)
+        out.mul_(n)                        # times ||x||_r: exact (power-of-two levels)
 
 
 # =========================================================================== truncated
@@ -725,6 +803,7 @@ class TruncatedUniform(_Truncated):
         self._tau32 = tau32
         self._delta32 = float(np.float32(2.0 * tau / self._s))
         self._inv32 = float(np.float32(self._s / (2.0 * tau)))
+        self._fixed = self._s <= 127
         self._lv = self._levels_from_codes(torch.arange(self._s + 1, dtype=torch.float32))
 
     def _bounds(self) -> tuple[float, float]:
@@ -736,14 +815,15 @@ class TruncatedUniform(_Truncated):
         out.sub_(self._tau32)
         return out
 
-    def _encode_block(self, xb, aux, u, codes, signs):
+    def _encode_block(self, xb, aux, rnd, codes, signs):
         y = torch.clamp(xb, -self._tau32, self._tau32)
         y.add_(self._tau32)
-        y.mul_(self._inv32)            # in [0, s]
-        codes.copy_(y)                 # floor
-        codes.clamp_(max=self._s - 1)  # cell index in [0, s-1]
-        y.sub_(codes)                  # position in the cell, in [0, 1]
-        codes.add_(u < y)
+        if self._fixed:                # position (t + tau) s/(2 tau) in [0, s], times 2^24
+            y.mul_(self._inv32 * _R_ONE)
+            codes.copy_(_round_fixed(y, rnd, self._s))
+        else:
+            y.mul_(self._inv32)
+            codes.copy_(_round_general(y, rnd, self._s))
 
     def _decode_block(self, codes, signs, aux, out):
         out.copy_(codes)
@@ -842,13 +922,14 @@ class TruncatedNonuniform(_Truncated):
         bi = b.to(torch.int32)
         bi.clamp_(0, self._nb)
         idx = torch.index_select(self._lut.to(dev), 0, bi)
-        idx.sub_((flat < torch.index_select(lv, 0, idx)).to(torch.int32))
+        step = torch.empty_like(idx)
+        idx.sub_(torch.lt(flat, torch.index_select(lv, 0, idx), out=step))
         idx.clamp_(min=0)
-        idx.add_((flat >= torch.index_select(nxt, 0, idx)).to(torch.int32))
+        idx.add_(torch.ge(flat, torch.index_select(nxt, 0, idx), out=step))
         idx.clamp_(max=self._s - 1)
         return idx.view(y.shape)
 
-    def _encode_block(self, xb, aux, u, codes, signs):
+    def _encode_block(self, xb, aux, rnd, codes, signs):
         lo_end, hi_end = self._bounds()
         y = torch.clamp(xb, lo_end, hi_end)
         idx = self._cells(y)
@@ -857,8 +938,9 @@ class TruncatedNonuniform(_Truncated):
         lo = torch.index_select(self._lv.to(dev), 0, flat).view(y.shape)
         iw = torch.index_select(self._invw.to(dev), 0, flat).view(y.shape)
         y.sub_(lo)
-        y.mul_(iw)                     # (t - l_i) / (l_{i+1} - l_i)
-        idx.add_((u < y).to(torch.int32))
+        y.mul_(iw)                     # p = (t - l_i) / (l_{i+1} - l_i), in [0, 1]
+        y.mul_(float(_R_ONE))
+        idx.add_(_round_fixed(y, rnd, 1))   # + Bernoulli(p)
         codes.copy_(idx)
 
     def _decode_block(self, codes, signs, aux, out):

@@ -56,7 +56,12 @@ import torch
 
 from theorykit.compressors.base import D, Param
 from theorykit.compressors.bitpack import bits_for
-from theorykit.compressors.catalog.quantizers import _BlockQuantizer
+from theorykit.compressors.catalog.quantizers import (
+    _R_ONE,
+    _BlockQuantizer,
+    _round_fixed,
+    _sign_plane,
+)
 from theorykit.compressors.classes import B1, B2, B3, CompressorClass, Unbiased
 from theorykit.compressors.registry import register
 from theorykit.errors import InputError
@@ -183,20 +188,19 @@ class _GridRounding(_BlockQuantizer):
         est.clamp_(0, self._ncodes - 1)          # log2(0) = -inf -> code 0
         c = est.to(torch.int32).reshape(-1)
         flat = t.reshape(-1)
-        c.sub_((torch.index_select(tab, 0, c) > flat).to(torch.int32))
+        step = torch.empty_like(c)
+        c.sub_(torch.gt(torch.index_select(tab, 0, c), flat, out=step))
         c.clamp_(min=0)
-        c.add_((torch.index_select(tab, 0, c + 1) <= flat).to(torch.int32))
+        c.add_(torch.le(torch.index_select(tab, 0, c + 1), flat, out=step))
         c.clamp_(max=self._ncodes - 1)
         return c, tab
 
-    def _encode_block(self, xb, aux, u, codes, signs):
-        torch.signbit(xb, out=signs)
+    def _encode_block(self, xb, aux, rnd, codes, signs):
+        _sign_plane(xb, signs)
         if self._pow2:
             bits = xb.view(torch.int32) & 0x7FFFFFFF     # |x| bits
             if self._stochastic:
-                rnd = (u * float(1 << 23)).to(torch.int32)
-                bits.sub_(rnd)
-                bits.add_((1 << 23) - 1)                # carry iff R < mantissa
+                bits.add_(rnd.bitwise_right_shift_(1))  # carry iff R23 >= 2^23 - mantissa
             else:
                 bits.add_(1 << 22)                      # carry iff mantissa >= 2^22
             bits.bitwise_right_shift_(23)
@@ -211,10 +215,11 @@ class _GridRounding(_BlockQuantizer):
             hi = torch.index_select(tab, 0, c + 1)
             p = flat - lo
             p.div_(hi.sub_(lo))                         # (t - lo)/(hi - lo); 0 in the top cell
-            c.add_((u.reshape(-1) < p).to(torch.int32))
+            p.mul_(float(_R_ONE))
+            c.add_(_round_fixed(p, rnd.reshape(-1), 1))
         else:
-            c.add_((flat >= torch.index_select(self._mids.to(t.device), 0, c))
-                   .to(torch.int32))
+            mids = torch.index_select(self._mids.to(t.device), 0, c)
+            c.add_(torch.ge(flat, mids, out=torch.empty_like(c)))
         c.clamp_(max=self._ncodes - 1)
         codes.copy_(c.view(codes.shape))
 
@@ -223,12 +228,13 @@ class _GridRounding(_BlockQuantizer):
         if self._pow2:
             v = codes.to(torch.int32)
             v.bitwise_left_shift_(23)
-            v.bitwise_or_(signs.to(torch.int32).bitwise_left_shift_(31))
+            v.bitwise_or_(signs.view(torch.int8).to(torch.int32).bitwise_left_shift_(31))
             out.view(torch.int32).copy_(v)
             return
         tab = self._table.to(out.device)
         torch.index_select(tab, 0, codes.reshape(-1).to(torch.int32), out=out.view(-1))
-        out.mul_(torch.where(signs, -1.0, 1.0))
+        sg = signs.view(torch.int8).to(torch.int32).bitwise_left_shift_(31)
+        out.view(torch.int32).bitwise_or_(sg)
 
 
 @register
