@@ -66,18 +66,21 @@ test-fast: test
 lint: venv
 	"$(BIN)/ruff" check .
 
-# The execution cache keys on a page's code only; pages also depend on theorykit itself
-# (the catalog table, the claims), so the cache is dropped when any library, derivation or
-# example file is newer than it.
+# The execution cache keys on a page's code only, and Sphinx re-reads only changed pages;
+# pages also depend on theorykit itself (the catalog table, the claims), so when any
+# library, derivation or example file is newer than the cache, the cache is dropped and
+# every page is rebuilt (--all).
 JCACHE := book/_build/.jupyter_cache/global.db
 
 book: venv
-	@if [ -f "$(JCACHE)" ] && [ -n "$$(find theorykit derivations examples -name '*.py' \
+	@set -euo pipefail; all=""; \
+	if [ -f "$(JCACHE)" ] && [ -n "$$(find theorykit derivations examples -name '*.py' \
 	    -newer "$(JCACHE)" -print -quit 2>/dev/null)" ]; then \
-	  echo "make book: theorykit changed since the pages last ran; clearing the execution cache"; \
-	  rm -rf book/_build/.jupyter_cache; \
-	fi
-	"$(BIN)/jupyter-book" build -W -n --keep-going book/
+	  echo "make book: theorykit changed since the pages last ran; re-executing every page"; \
+	  rm -rf book/_build/.jupyter_cache; all="--all"; \
+	fi; \
+	echo "+ jupyter-book build -W -n --keep-going $$all book/"; \
+	"$(BIN)/jupyter-book" build -W -n --keep-going $$all book/
 
 clean-book:
 	rm -rf book/_build

@@ -59,9 +59,9 @@ from typing import Any, ClassVar
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import CompressorSpec, D, PackedField, Param, Payload
-from theorykit.compressors.bitpack import bits_for, pack_uint, unpack_uint
+from theorykit.compressors.base import CompressorSpec, D, Param, Payload
 from theorykit.compressors.classes import B1, B2, B3, CompressorClass, SignType, Unbiased
+from theorykit.compressors.codec_utils import index_field, read_indices
 from theorykit.errors import AssumptionError, InputError
 
 # --------------------------------------------------------------------------- symbols
@@ -648,8 +648,10 @@ class ComposedSpec(DerivedSpec):
     randomness. With ``support`` (an expression such as ``k``), ``C(x)`` must have at most
     ``m = support`` non-zeros and ``Q`` is applied to those ``m`` values (its constants taken
     at dimension ``m``); the message is ``m`` indices of ``ceil(log2 d)`` bits plus ``Q``'s
-    message of the ``m`` values. Without ``support`` ``Q`` acts on the whole vector and the
-    message is ``Q``'s. Classes: the ``compose.*`` rules with ``zeta = 1 + omega_Q``."""
+    message of the ``m`` values (indices packed as the catalog sparsifiers pack them,
+    :func:`~theorykit.compressors.codec_utils.index_field`). Without ``support`` ``Q``
+    acts on the whole vector and the message is ``Q``'s. Classes: the ``compose.*`` rules
+    with ``zeta = 1 + omega_Q``."""
 
     q_cls: ClassVar[type[CompressorSpec]]
     c_cls: ClassVar[type[CompressorSpec]]
@@ -742,13 +744,12 @@ class ComposedSpec(DerivedSpec):
     # ---------------------------------------------------------------- codec
     def _gather(self, y: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
         y2 = y.reshape(-1, y.shape[-1])
-        nz = y2 != 0
-        nnz = nz.sum(-1)
+        nnz = torch.count_nonzero(y2, dim=-1)
         if bool((nnz > m).any()):
             raise InputError(f"{self.name}: inner output has {int(nnz.max())} non-zeros, more "
                              f"than the support m={m}")
         if bool((nnz == m).all()):  # the usual case: the non-zeros, in index order
-            idx = torch.nonzero(nz)[:, 1].view(y2.shape[0], m)
+            idx = torch.nonzero(y2)[:, 1].view(y2.shape[0], m)
         else:  # fewer non-zeros (zeros in x): pad with zero positions
             idx = torch.topk(y2.abs(), m, dim=-1, sorted=False).indices
         return idx, y2.gather(-1, idx)
@@ -779,9 +780,7 @@ class ComposedSpec(DerivedSpec):
             d = x.shape[-1]
             m = self.support_dim(d)
             idx, vals = self._gather(y, m)
-            width = bits_for(d)
-            p.fields["indices"] = PackedField(pack_uint(idx.reshape(-1).cpu(), width),
-                                              width * idx.numel())
+            p.fields["indices"] = index_field(idx.reshape(-1), d)
             qp = self.outer(m).encode(vals, generator)
         p.fields.update({f"q.{k}": v for k, v in qp.fields.items()})
         p.__dict__["_q_dtype"] = qp.dtype
@@ -796,8 +795,8 @@ class ComposedSpec(DerivedSpec):
         qv = self.outer(m).decode(qp)
         if self.support is None:
             return qv.to(payload.dtype)
-        f = payload.fields["indices"]
-        idx = unpack_uint(f.data, bits_for(d), payload.batch * m).view(payload.batch, m)
+        idx = read_indices(payload.fields["indices"], d, payload.batch * m)
+        idx = idx.view(payload.batch, m)
         return self._scatter(idx.to(qv.device), qv.reshape(payload.batch, m), payload.shape,
                              payload.dtype)
 

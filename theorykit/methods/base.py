@@ -78,9 +78,10 @@ def check_workers(n_workers: Any) -> sp.Expr:
     return sp.Integer(_check_count("number of workers N", n_workers))
 
 
-def worker_sum(n_workers: sp.Expr, term: Callable[[int], sp.Matrix]) -> sp.Matrix:
-    """sum_{i<N} term(i), or N * term(0) for a symbolic (homogeneous) N."""
-    if n_workers.is_number:
+def worker_sum(n_workers: sp.Expr, term: Callable[[int], sp.Matrix], *,
+               homogeneous: bool = False) -> sp.Matrix:
+    """sum_{i<N} term(i), or N * term(0) for a symbolic N or identical workers."""
+    if n_workers.is_number and not homogeneous:
         total = term(0)
         for i in range(1, int(n_workers)):
             total = total + term(i)

@@ -128,13 +128,17 @@ class DCSGD(Method):
             "unbiased compressors: E C(v) = v",
         ]
         v = sp.Matrix(sp.symbols(f"v_1:{d + 1}", real=True))
+        forms: dict[int, _Form] = {}
 
         def term(i: int) -> sp.Matrix:
             c = comps[i if len(comps) > 1 else 0]
+            if id(c) not in forms:
+                forms[id(c)] = _Form(c, v, d)
             s_noise = noise.cov(i, d, b, assumptions)
-            return s_noise + _expected_compressor_cov(c, g, v, s_noise, d, assumptions)
+            return s_noise + forms[id(c)].expected_cov(g, s_noise, assumptions)
 
-        cov = worker_sum(n, term) / n**2
+        homogeneous = len(comps) == 1 and not noise.heterogeneous
+        cov = worker_sum(n, term, homogeneous=homogeneous) / n**2
         return StepMoments(g, cov, assumptions)
 
     def __repr__(self) -> str:
@@ -167,44 +171,68 @@ def _subs(c: CompressorSpec, d: int) -> dict:
     return subs
 
 
-def _expected_compressor_cov(c: Compressor, g: sp.Matrix, v: sp.Matrix, s_noise: sp.Matrix,
-                             d: int, assumptions: list[str]) -> sp.Matrix:
-    """E_Z Cov[C(g + Z) | Z] with Cov Z = s_noise (see module doc)."""
-    if isinstance(c, CompressorSpec):
-        cov_v = c.covariance(v)
-        if cov_v is not None:
-            cov_v = sp.Matrix(cov_v).subs(_subs(c, d))
-            vs = list(v)
+class _Form:
+    """A compressor's conditional covariance at dimension d, parsed once: the exact
+    ``covariance(v)`` (parameters substituted) and, if it is a polynomial of degree <= 2 in
+    v, its monomials per entry."""
+
+    def __init__(self, c: Compressor, v: sp.Matrix, d: int) -> None:
+        self.c, self.d, self.vs = c, d, list(v)
+        self.cov_v: sp.Matrix | None = None
+        self.quad: list[tuple[int, int, list[tuple[sp.Expr, list[int]]]]] | None = None
+        if isinstance(c, CompressorSpec):
+            cov_v = c.covariance(v)
+            if cov_v is not None:
+                rep = {k: sp.sympify(val) for k, val in _subs(c, d).items()}
+                self.cov_v = sp.Matrix(cov_v).xreplace(rep)
+                self.quad = _parse_quadratic(self.cov_v, self.vs)
+
+    def expected_cov(self, g: sp.Matrix, s_noise: sp.Matrix,
+                     assumptions: list[str]) -> sp.Matrix:
+        """E_Z Cov[C(g + Z) | Z] with Cov Z = s_noise (see module doc)."""
+        c, d = self.c, self.d
+        if self.cov_v is not None:
             noiseless = all(e == 0 for e in s_noise)
             if noiseless:
                 _note(assumptions, f"{c.name}: exact conditional covariance Cov[C(v)|v]")
-                return cov_v.xreplace(dict(zip(vs, g, strict=True)))
-            out = _expect_quadratic(cov_v, vs, g, s_noise)
-            if out is not None:
+                return self.cov_v.xreplace(dict(zip(self.vs, g, strict=True)))
+            if self.quad is not None:
                 _note(assumptions, f"{c.name}: exact conditional covariance Cov[C(v)|v] "
                       "(quadratic in v, so E over the noise is exact)")
+                out = sp.zeros(d, d)
+                for a, bb, terms in self.quad:
+                    acc = []
+                    for coef, ks in terms:
+                        if not ks:
+                            acc.append(coef)
+                        elif len(ks) == 1:
+                            acc.append(coef * g[ks[0]])
+                        else:
+                            k1, k2 = ks
+                            acc.append(coef * (g[k1] * g[k2] + s_noise[k1, k2]))
+                    out[a, bb] = sp.Add(*acc)
                 return out
             _note(assumptions, f"{c.name}: exact covariance is not quadratic in v, so E over "
                   "the noise has no closed form; modelled by its omega bound")
-    omega = compressor_omega(c, d)
-    _note(assumptions, f"{c.name}: covariance modelled as omega*diag(v^2) with "
-          f"omega={sp.sstr(omega)}: variance bound attained (upper bound otherwise)")
-    return diag_matrix([omega * (g[j] ** 2 + s_noise[j, j]) for j in range(d)])
+        omega = compressor_omega(c, d)
+        _note(assumptions, f"{c.name}: covariance modelled as omega*diag(v^2) with "
+              f"omega={sp.sstr(omega)}: variance bound attained (upper bound otherwise)")
+        return diag_matrix([omega * (g[j] ** 2 + s_noise[j, j]) for j in range(d)])
 
 
-def _expect_quadratic(cov_v: sp.Matrix, vs: list[sp.Symbol], g: sp.Matrix,
-                      s_noise: sp.Matrix) -> sp.Matrix | None:
-    """E q(g + Z) for entries q of degree <= 2 in v, with E Z = 0 and Cov Z = S: each
-    monomial v_a v_b becomes g_a g_b + S_ab, v_a becomes g_a (exact); None if some entry is
-    not such a polynomial."""
+def _parse_quadratic(cov_v: sp.Matrix, vs: list[sp.Symbol]
+                     ) -> list[tuple[int, int, list[tuple[sp.Expr, list[int]]]]] | None:
+    """Monomials (coef, [indices]) of each non-zero entry if every entry is a polynomial of
+    degree <= 2 in v (E over the noise is then exact: v_a v_b -> g_a g_b + S_ab, v_a -> g_a);
+    else None."""
     index = {s: k for k, s in enumerate(vs)}
-    out = sp.zeros(*cov_v.shape)
+    out = []
     for a in range(cov_v.shape[0]):
         for bb in range(cov_v.shape[1]):
             e = cov_v[a, bb]
             if e == 0:
                 continue
-            acc = []
+            terms = []
             for mono, coef in sp.expand(e).as_coefficients_dict().items():
                 ks: list[int] = []
                 for base, p in mono.as_powers_dict().items():
@@ -220,14 +248,8 @@ def _expect_quadratic(cov_v: sp.Matrix, vs: list[sp.Symbol], g: sp.Matrix,
                         coef = coef * base**p
                 if len(ks) > 2:
                     return None
-                if not ks:
-                    acc.append(coef)
-                elif len(ks) == 1:
-                    acc.append(coef * g[ks[0]])
-                else:
-                    k1, k2 = ks
-                    acc.append(coef * (g[k1] * g[k2] + s_noise[k1, k2]))
-            out[a, bb] = sp.Add(*acc)
+                terms.append((coef, ks))
+            out.append((a, bb, terms))
     return out
 
 

@@ -35,5 +35,6 @@ class DSGD(Method):
                 compressors: Any = None) -> StepMoments:
         g, d, n, b = self._setup(grad, noise, n_workers, batch)
         assumptions = self._base_assumptions(noise)
-        cov = worker_sum(n, lambda i: noise.cov(i, d, b, assumptions)) / n**2
+        cov = worker_sum(n, lambda i: noise.cov(i, d, b, assumptions),
+                         homogeneous=not noise.heterogeneous) / n**2
         return StepMoments(g, cov, assumptions)

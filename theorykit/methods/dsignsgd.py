@@ -90,8 +90,11 @@ class DSignSGD(Method):
             assumptions.append("majority vote: sign(0) = 0 on ties (even N)")
             return StepMoments(sp.Matrix(means), diag_matrix(vars_), assumptions)
 
-        mean = worker_sum(n, lambda i: sp.Matrix([m(i, j) for j in range(d)])) / n
-        cov = worker_sum(n, lambda i: diag_matrix([1 - m(i, j) ** 2 for j in range(d)])) / n**2
+        hom = not noise.heterogeneous
+        mean = worker_sum(n, lambda i: sp.Matrix([m(i, j) for j in range(d)]),
+                          homogeneous=hom) / n
+        cov = worker_sum(n, lambda i: diag_matrix([1 - m(i, j) ** 2 for j in range(d)]),
+                         homogeneous=hom) / n**2
         return StepMoments(mean, cov, assumptions)
 
     def __repr__(self) -> str:

@@ -34,6 +34,7 @@ The three paths agree with the plain per-component lambdify (tested).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import reduce
 from typing import Any, Literal
@@ -89,6 +90,9 @@ def _rewrite(expr: sp.Expr, backend: Backend) -> sp.Expr:
         ap, bq = list(e.ap), list(e.bq)
         if len(ap) == 2 and len(bq) == 1:
             return _tk_hyp2f1(ap[0], ap[1], bq[0], e.argument)
+        closed = sp.hyperexpand(e)  # e.g. 1F0(a;;z) = (1 - z)^(-a) after parameter cancellation
+        if not closed.has(sp.hyper):
+            return closed
         raise DerivationError(
             f"lambdify: only 2F1 hypergeometric functions are supported, got {e}")
 
@@ -114,9 +118,23 @@ def _rewrite(expr: sp.Expr, backend: Backend) -> sp.Expr:
 
 # ------------------------------------------------------------------ numpy implementations
 def _np_hyp2f1(a, b, c, z):
-    from scipy.special import hyp2f1
+    """scipy's hyp2f1, except the Student-t family 2F1(1/2, β; 3/2; -w), w >= 1, which is
+    taken from the regularized incomplete beta function (scipy's hyp2f1 returns NaN there for
+    large β): 2F1 = I_{w/(1+w)}(1/2, β - 1/2) sqrt(π) Γ(β - 1/2) / (2 sqrt(w) Γ(β))
+    (*derived* from 2 F_ν(z) - 1 = sign(z) I_{z²/(ν+z²)}(1/2, ν/2), ν = 2β - 1)."""
+    from scipy.special import betainc, gammaln, hyp2f1
 
-    return hyp2f1(float(a), float(b), float(c), z)
+    a, b, c = float(a), float(b), float(c)
+    z = np.asarray(z, dtype=float)
+    if c != 1.5 or 0.5 not in (a, b) or (b if a == 0.5 else a) <= 0.5:
+        return hyp2f1(a, b, c, z)
+    beta = b if a == 0.5 else a
+    w = np.maximum(-z, 0.0)
+    big = w >= 1.0
+    ws = np.where(big, w, 1.0)
+    tail = (betainc(0.5, beta - 0.5, ws / (1 + ws)) * np.exp(
+        0.5 * np.log(np.pi) + gammaln(beta - 0.5) - gammaln(beta)) / (2 * np.sqrt(ws)))
+    return np.where(big & (z <= 0), tail, hyp2f1(a, b, c, np.where(big, 0.0, z)))
 
 
 def _np_max(*args):
@@ -144,7 +162,13 @@ def _gauss_legendre(n: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 
 def _cos_power_integral(n: float, theta: torch.Tensor) -> torch.Tensor:
-    """I_n(theta) = int_0^theta cos^n(u) du, element-wise, for theta in [0, pi/2)."""
+    """I_n(theta) = int_0^theta cos^n(u) du, element-wise, for theta in [0, pi/2), n > -1.
+
+    Integer n: the exact reduction I_m = cos^{m-1} sin / m + (m-1)/m I_{m-2}. Otherwise
+    Gauss--Legendre (64 nodes) on a smooth integrand: directly for theta <= pi/4; for
+    theta > pi/4 as I = C_n - J(pi/2 - theta) with C_n = sqrt(pi) Γ((n+1)/2) / (2 Γ(n/2+1))
+    and J(a) = int_0^a sin^n φ dφ = int_0^a φ^n (sin φ/φ)^n dφ by Gauss--Jacobi quadrature
+    with weight φ^n (*derived*; removes the endpoint singularity of cos^n at pi/2)."""
     if float(n).is_integer() and 0 <= n <= 400:
         k = int(n)
         c, s = torch.cos(theta), torch.sin(theta)
@@ -156,9 +180,29 @@ def _cos_power_integral(n: float, theta: torch.Tensor) -> torch.Tensor:
             cur = c ** (m - 1) * s / m + (m - 1) / m * prev2
             prev2 = cur
         return cur
-    nodes, weights = _gauss_legendre(96, theta)
-    u = theta.unsqueeze(-1) * nodes  # (..., n_nodes)
-    return theta * (torch.cos(u) ** n * weights).sum(-1)
+    nodes, weights = _gauss_legendre(64, theta)
+    direct = theta * (torch.cos(theta.unsqueeze(-1) * nodes) ** n * weights).sum(-1)
+    a = torch.clamp(math.pi / 2 - theta, min=0.0)
+    jx, jw = _gauss_jacobi(n, theta)  # weight (1 + x)^n on [-1, 1]
+    phi = a.unsqueeze(-1) * (1 + jx) / 2
+    ratio = torch.where(phi > 0, torch.sin(phi) / torch.where(phi > 0, phi, 1.0), 1.0)
+    J = (a / 2) ** (n + 1) * (ratio**n * jw).sum(-1)
+    c_n = math.exp(0.5 * math.log(math.pi) + math.lgamma((n + 1) / 2) - math.lgamma(n / 2 + 1)) / 2
+    return torch.where(theta <= math.pi / 4, direct, c_n - J)
+
+
+_GJ_CACHE: dict[tuple[float, str, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _gauss_jacobi(n: float, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    key = (float(n), str(like.device), like.dtype)
+    if key not in _GJ_CACHE:
+        from scipy.special import roots_jacobi
+
+        x, w = roots_jacobi(48, 0.0, float(n))
+        _GJ_CACHE[key] = (torch.tensor(x, dtype=like.dtype, device=like.device),
+                          torch.tensor(w, dtype=like.dtype, device=like.device))
+    return _GJ_CACHE[key]
 
 
 def _torch_hyp2f1(a, b, c, z):
@@ -499,6 +543,7 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
         rest_fn = _lambdify(args, [prepared[j] for j in rest_idx], backend, cse=True)
 
     cache: dict[tuple, dict[str, Any]] = {}
+    uses_t = t is not None and any(e.has(t) for e in prepared)
     single_full = (len(tmpl) == 1 and not (const_idx or lin_idx or poly_idx or rest_idx)
                    and tmpl[0].comps == list(range(m)) and tmpl[0].cols == list(range(d)))
 
@@ -547,6 +592,8 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
         if X.ndim != 2 or X.shape[1] != d:
             raise InputError(f"state batch must have shape (P, {d}), got {tuple(X.shape)}")
         p = X.shape[0]
+        if uses_t and backend == "torch" and not isinstance(tt, torch.Tensor):
+            tt = torch.tensor(float(tt), dtype=X.dtype, device=X.device)
         c = materialize(X)
         if single_full:
             gfn, _, _, consts, _ = c["groups"][0]

@@ -308,8 +308,9 @@ def solve(drift: DriftFn, diffusion: DiffusionFn, x0: Tensor, t0: float, t1: flo
 
 # ---------------------------------------------------------------------- helpers
 def _matvec(g: Tensor, dW: Tensor) -> Tensor:
-    """``G @ dW`` for ``G`` of shape ``(P|1, d, m)`` and ``dW`` of shape ``(P, m)``."""
-    if g.shape[0] == 1:
+    """``G @ dW`` for ``G`` of shape ``(P|1, d, m)`` and ``dW`` of shape ``(P, m)``; a matrix
+    shared by all paths (leading size 1, or expanded with stride 0) is one GEMM."""
+    if g.shape[0] == 1 or g.stride(0) == 0:
         return dW @ g[0].transpose(0, 1)
     return torch.bmm(g, dW.unsqueeze(-1)).squeeze(-1)
 

@@ -245,6 +245,10 @@ def run_one(args: argparse.Namespace) -> int:
                   + (f" = {bits_num} at d={d}" if bits_num is not None else ""))
     if report is None:
         return 0
+    if not report.constants:
+        console.print(f"{spec.name} claims no class constants: nothing to certify "
+                      "(verdict: inconclusive)")
+        return 0
     vt = Table(title=f"Monte Carlo certification (d={d}, n={report.n_samples} per input, "
                f"{len(report.inputs)} inputs, seed {report.seed})")
     for col in ("constant", "claimed", "verdict", "worst input", "implied ± SE", "tightness",

@@ -179,14 +179,14 @@ class _GridRounding(_BlockQuantizer):
 
     # --------------------------------------------------------------- encode
     def _general_cells(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Code ``c`` of the lower end of the cell of ``t >= 0`` and the table (int32)."""
+        """Code ``c`` of the lower end of the cell of ``t >= 0`` (int64, flat) and the table."""
         tab = self._table.to(t.device)
         est = torch.log2(t)
         est.mul_(self._inv_lb)
         est.floor_()
         est.sub_(self._kmin - 1)
         est.clamp_(0, self._ncodes - 1)          # log2(0) = -inf -> code 0
-        c = est.to(torch.int32).reshape(-1)
+        c = est.to(torch.int64).reshape(-1)
         flat = t.reshape(-1)
         step = torch.empty_like(c)
         c.sub_(torch.gt(torch.index_select(tab, 0, c), flat, out=step))
@@ -216,7 +216,7 @@ class _GridRounding(_BlockQuantizer):
             p = flat - lo
             p.div_(hi.sub_(lo))                         # (t - lo)/(hi - lo); 0 in the top cell
             p.mul_(float(_R_ONE))
-            c.add_(_round_fixed(p, rnd.reshape(-1), 1))
+            c.add_(_round_fixed(p, rnd.reshape(-1), 1).to(torch.int64))
         else:
             mids = torch.index_select(self._mids.to(t.device), 0, c)
             c.add_(torch.ge(flat, mids, out=torch.empty_like(c)))
@@ -232,7 +232,7 @@ class _GridRounding(_BlockQuantizer):
             out.view(torch.int32).copy_(v)
             return
         tab = self._table.to(out.device)
-        torch.index_select(tab, 0, codes.reshape(-1).to(torch.int32), out=out.view(-1))
+        torch.index_select(tab, 0, codes.reshape(-1).to(torch.int64), out=out.view(-1))
         sg = signs.view(torch.int8).to(torch.int32).bitwise_left_shift_(31)
         out.view(torch.int32).bitwise_or_(sg)
 
