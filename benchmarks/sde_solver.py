@@ -1,7 +1,7 @@
 """Benchmark: theorykit's batched SDE solver vs torchsde's Euler vs a hand-written loop.
 
 Same process, same SDEs, same step count and path count; reports paths x steps per second
-(median of the repeats) and the ratios theorykit / hand loop and theorykit / torchsde.
+(best of the repeats) and the ratios theorykit / hand loop and theorykit / torchsde.
 
 SDEs (Itô, t in SDE time, dt = eta = 0.01):
 
@@ -24,7 +24,7 @@ Contenders:
 * ``torchsde``: ``torchsde.sdeint(method="euler")`` on the hand-written f/g (its Brownian
   interval included, as a user would run it).
 
-Usage: ``python benchmarks/sde_solver.py [--quick] [--json PATH] [--repeats 3]``.
+Usage: ``python benchmarks/sde_solver.py [--quick] [--json PATH] [--repeats 3] [--threads T]``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import argparse
 import json
 import math
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -118,7 +117,7 @@ def run_theorykit(spec, x0, steps, gen, which="td"):
     if which == "hand" and spec["kind"] == "general":
         L = spec["g_hand"](0.0, x0)
 
-        def g(t, x):  # noqa: F811 - the solver contract: (1, d, m) for a shared matrix
+        def g(t, x):  # the solver contract: (1, d, m) for a matrix shared by all paths
             return L[None]
     return EulerMaruyama().solve(f, g, x0, 0.0, steps * ETA, ETA, generator=gen).x
 
@@ -166,9 +165,9 @@ def run_torchsde(spec, x0, steps, gen):
 
 def timeit(fn: Callable[[int], Any], steps: int, repeats: int, budget_s: float
            ) -> tuple[float, int]:
-    """Paths-independent timing: a 1-step probe sets the step count so that one run takes
-    about ``budget_s`` at most (never more than ``steps``); returns (median seconds per
-    step, steps used)."""
+    """A 1-step probe sets the step count so that one run takes about ``budget_s`` at most
+    (never more than ``steps``); returns (best-of-``repeats`` seconds per step, steps used).
+    The best of several runs is the least disturbed by other processes on the machine."""
     t0 = time.perf_counter()
     fn(1)  # warm-up and probe
     probe = time.perf_counter() - t0
@@ -178,7 +177,7 @@ def timeit(fn: Callable[[int], Any], steps: int, repeats: int, budget_s: float
         t0 = time.perf_counter()
         fn(n)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times) / n, n
+    return min(times) / n, n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,7 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=3.0,
                     help="seconds per timed run at most (sets each contender's step count)")
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch intra-op threads (default: torch's own choice)")
     args = ap.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
     dims = (10, 100) if args.quick else (10, 100, 1000)
     paths = 1000 if args.quick else 10_000
@@ -206,14 +209,16 @@ def main(argv: list[str] | None = None) -> int:
             spec = build(kind, d, dtype)
             x0 = torch.zeros(paths, d, dtype=dtype)
             res, used = {}, {}
-            for name, fn in (
-                ("theorykit", lambda n, s=spec: run_theorykit(s, x0, n, gen, "td")),
-                ("theorykit_hand_fg", lambda n, s=spec: run_theorykit(s, x0, n, gen, "hand")),
-                ("hand_loop", lambda n, s=spec: run_hand(s, x0, n, gen)),
-                ("torchsde", lambda n, s=spec: run_torchsde(s, x0, n, gen)),
+            for name, runner in (
+                ("theorykit", lambda n, g, s=spec, x=x0: run_theorykit(s, x, n, g, "td")),
+                ("theorykit_hand_fg",
+                 lambda n, g, s=spec, x=x0: run_theorykit(s, x, n, g, "hand")),
+                ("hand_loop", lambda n, g, s=spec, x=x0: run_hand(s, x, n, g)),
+                ("torchsde", lambda n, g, s=spec, x=x0: run_torchsde(s, x, n, g)),
             ):
                 gen = torch.Generator().manual_seed(0)
-                per_step, used[name] = timeit(fn, steps, args.repeats, args.budget)
+                per_step, used[name] = timeit(lambda n, r=runner, g=gen: r(n, g), steps,
+                                              args.repeats, args.budget)
                 res[name] = paths / per_step
             row = {"noise": kind, "d": d, "paths": paths, "steps": used,
                    "paths_steps_per_s": res, "sde": spec["origin"],
@@ -226,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{res['theorykit_hand_fg']:12.3g} {res['hand_loop']:11.3g} "
                   f"{res['torchsde']:11.3g} {row['ratio_theorykit_vs_hand']:8.2f} "
                   f"{row['ratio_theorykit_vs_torchsde']:8.2f}  {spec['origin']}", flush=True)
-    print("columns: paths x steps per second (median of repeats; steps = theorykit's, each "
+    print("columns: paths x steps per second (best of repeats; steps = theorykit's, each "
           "contender's own count is in --json); tk/hand target >= 0.8")
     if args.json:
         with open(args.json, "w") as fh:

@@ -266,10 +266,12 @@ def test_qsgd_covariance_matches_monte_carlo():
             tol = z * est.se + 1e-6  # 1e-6: float32 arithmetic of the codec
             assert abs(est.mean - pred[i, j]) <= tol, (i, j, est, pred[i, j])
     assert np.all(np.diag(pred) > 0) and np.count_nonzero(pred - np.diag(np.diag(pred))) == 0
-    # symbolic: the trace is (||v||/s)^2 sum f(1-f) and stays below the sharp bound
-    vs = sp.symbols("v0:3", real=True)
-    tr = sp.simplify(spec.covariance(sp.Matrix(vs)).trace())
-    assert tr.free_symbols >= set(vs)
+    # exact rational case: v = (1, 1, 1, 1), s = 1 gives r_j = 1/2, so every variance is
+    # (||v||/s)^2 / 4 = 1 and the trace ||v||^2 d/(4 s^2) attains the sharp bound
+    c1 = make("qsgd", s=1)
+    exact = c1.covariance(sp.Matrix([1, 1, 1, 1])).subs(c1.substitutions())
+    assert sp.simplify(exact - sp.eye(4)) == sp.zeros(4, 4)
+    assert sp.simplify(exact.trace() - 4 * qsgd_omega_sharp(1, 4)) == 0
 
 
 @pytest.mark.parametrize(("name", "kw", "v"), [
@@ -582,3 +584,20 @@ def test_bad_tensors_raise_input_error(name, kw):
             spec.encode(bad, _gen())
         with pytest.raises(InputError, match=match):
             spec.apply(bad, _gen())
+
+
+def test_natural_dithering_and_rounding_outputs_lie_on_their_grids():
+    """Every output of natural dithering is +-||x||_r times a level of ``levels_tensor``
+    (0, 2^(1-s), ..., 1); every output of base-2 rounding is 0 or +-2^k."""
+    nd = make("natural_dithering", s=4, r=3.0)
+    lv = nd.levels_tensor
+    assert torch.equal(lv, torch.tensor([0.0, 0.125, 0.25, 0.5, 1.0]))
+    x = torch.randn(50, 40, generator=_gen(13))
+    y = nd.apply(x, _gen())
+    norm = torch.linalg.vector_norm(x, ord=3.0, dim=-1, keepdim=True)
+    assert torch.isin((y.abs() / norm).float(), lv).all()
+    ur = make("unbiased_rounding")
+    z = ur.apply(x, _gen()).abs()
+    nz = z[z > 0]
+    assert torch.equal(torch.exp2(torch.round(torch.log2(nz))), nz)
+    assert torch.isin(nz, ur.levels_tensor).all()

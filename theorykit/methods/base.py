@@ -46,9 +46,7 @@ class StepMoments:
     @property
     def noise_type(self) -> str:
         """``"diagonal"`` if ``cov`` is diagonal, else ``"general"``."""
-        d = self.cov.shape[0]
-        off = any(self.cov[a, b] != 0 for a in range(d) for b in range(d) if a != b)
-        return "general" if off else "diagonal"
+        return "diagonal" if self.cov.is_diagonal() else "general"
 
 
 def as_column(grad: Any) -> sp.Matrix:

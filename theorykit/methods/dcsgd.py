@@ -192,7 +192,7 @@ class _Form:
         """E_Z Cov[C(g + Z) | Z] with Cov Z = s_noise (see module doc)."""
         c, d = self.c, self.d
         if self.cov_v is not None:
-            noiseless = all(e == 0 for e in s_noise)
+            noiseless = not s_noise.todok()
             if noiseless:
                 _note(assumptions, f"{c.name}: exact conditional covariance Cov[C(v)|v]")
                 return self.cov_v.xreplace(dict(zip(self.vs, g, strict=True)))
@@ -227,29 +227,27 @@ def _parse_quadratic(cov_v: sp.Matrix, vs: list[sp.Symbol]
     else None."""
     index = {s: k for k, s in enumerate(vs)}
     out = []
-    for a in range(cov_v.shape[0]):
-        for bb in range(cov_v.shape[1]):
-            e = cov_v[a, bb]
-            if e == 0:
-                continue
-            terms = []
-            for mono, coef in sp.expand(e).as_coefficients_dict().items():
-                ks: list[int] = []
-                for base, p in mono.as_powers_dict().items():
-                    if base == 1:
-                        continue
-                    if base in index:
-                        if not (p.is_Integer and p > 0):
-                            return None
-                        ks += [index[base]] * int(p)
-                    elif base.has(*vs):
+    for (a, bb), e in sorted(cov_v.todok().items()):
+        if e == 0:
+            continue
+        terms = []
+        for mono, coef in sp.expand(e).as_coefficients_dict().items():
+            ks: list[int] = []
+            for base, p in mono.as_powers_dict().items():
+                if base == 1:
+                    continue
+                if base in index:
+                    if not (p.is_Integer and p > 0):
                         return None
-                    else:
-                        coef = coef * base**p
-                if len(ks) > 2:
+                    ks += [index[base]] * int(p)
+                elif base.has(*vs):
                     return None
-                terms.append((coef, ks))
-            out.append((a, bb, terms))
+                else:
+                    coef = coef * base**p
+            if len(ks) > 2:
+                return None
+            terms.append((coef, ks))
+        out.append((a, bb, terms))
     return out
 
 

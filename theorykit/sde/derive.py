@@ -230,15 +230,13 @@ def derive(method: Any, compressor: Any = None, noise: Any = None, problem_or_di
     if simplify:
         drift = drift.applyfunc(_tidy)
         cov = cov.applyfunc(_tidy)
-    noise_type = "general" if any(cov[a, c] != 0 for a in range(len(x))
-                                  for c in range(len(x)) if a != c) else "diagonal"
+    noise_type = "diagonal" if cov.is_diagonal() else "general"
 
     params: dict[str, sp.Symbol] = {}
     skip = set(x) | set(grad_syms or [])
-    for e in [*drift, *cov, lr]:
-        for s in sp.sympify(e).free_symbols:
-            if s not in skip:
-                params[s.name] = s
+    for s in drift.free_symbols | cov.free_symbols | sp.sympify(lr).free_symbols:
+        if s not in skip:
+            params[s.name] = s
     if isinstance(lr, sp.Symbol):
         params[lr.name] = lr
 

@@ -243,7 +243,7 @@ class SDE:
         eta = self._lr_value(p)
         drift_fn = self.lambdify_drift(backend, params)
         cov_fn = self.lambdify_cov(backend, params)
-        const = not any(e.has(*self.x, TIME) for e in self.diffusion_cov)
+        const = not (self.diffusion_cov.free_symbols & {*self.x, TIME})
         sq = math.sqrt(eta)
         d = self.dim
 

@@ -126,10 +126,11 @@ class AbstractSolver(abc.ABC):
     # ------------------------------------------------------------------ one step
     @abc.abstractmethod
     def step(self, drift: DriftFn, diffusion: DiffusionFn, t: float, x: Tensor, dt: float,
-             dW: Tensor | None, noise_type: NoiseType) -> Tensor:
+             dW: Tensor, noise_type: NoiseType, scale: float = 1.0) -> Tensor:
         """Return ``X_{n+1}`` from ``X_n = x`` at time ``t`` with step ``dt`` and Brownian
-        increment ``dW`` (shape ``(P, d)`` diagonal, ``(P, m)`` general; already scaled
-        by ``sqrt(dt)``). Must not modify ``x`` in place."""
+        increment ``scale * dW`` (``dW`` of shape ``(P, d)`` diagonal, ``(P, m)`` general;
+        the solver passes unit normals with ``scale = sqrt(dt)`` so the scaling fuses into
+        the update kernels). Must not modify ``x`` in place."""
 
     # ------------------------------------------------------------------ the loop
     def solve(
@@ -183,16 +184,17 @@ class AbstractSolver(abc.ABC):
             t = float(t0) + k * dt
             h = dt if k < n_steps - 1 else float(t1) - t
             if increments is not None:
-                dW = increments(k, noise_shape)
+                dW, scale = increments(k, noise_shape), 1.0
             else:
-                torch.randn(noise_shape, generator=generator, out=buf)
-                dW = buf.mul_(math.sqrt(h)) if h != 1.0 else buf
-            x = self.step(drift, diffusion, t, x, h, dW, nt)
+                dW, scale = torch.randn(noise_shape, generator=generator, out=buf), math.sqrt(h)
+            x = self.step(drift, diffusion, t, x, h, dW, nt, scale)
             kk = k + 1
             wanted = rec.wants(kk)
             if wanted or kk % check_every == 0 or kk == n_steps:
-                mx = float(x.abs().amax())
-                if not mx <= threshold:
+                lo, hi = torch.aminmax(x)  # one pass; NaN fails both comparisons
+                lo, hi = float(lo), float(hi)
+                mx = max(abs(lo), abs(hi))
+                if not (-lo <= threshold and hi <= threshold):
                     diverged = kk
                     if on_divergence == "raise":
                         raise DivergenceError(
@@ -224,10 +226,13 @@ class EulerMaruyama(AbstractSolver):
     weak_order = 1.0
     noise_types = ("diagonal", "general")
 
-    def step(self, drift, diffusion, t, x, dt, dW, noise_type):
+    def step(self, drift, diffusion, t, x, dt, dW, noise_type, scale=1.0):
         b = drift(t, x)
         g = diffusion(t, x)
-        out = torch.addcmul(x, g, dW) if noise_type == "diagonal" else x + _matvec(g, dW)
+        if noise_type == "diagonal":
+            out = torch.addcmul(x, g, dW, value=scale)
+        else:
+            out = _add_matvec(x, g, dW, scale)
         return out.add_(b, alpha=dt)
 
 
@@ -263,7 +268,9 @@ class Milstein(AbstractSolver):
         self.diffusion_dx = diffusion_dx
         self.derivative = derivative
 
-    def step(self, drift, diffusion, t, x, dt, dW, noise_type):
+    def step(self, drift, diffusion, t, x, dt, dW, noise_type, scale=1.0):
+        if scale != 1.0:
+            dW = dW * scale
         b = drift(t, x)
         if self.diffusion_dx is not None:
             g = diffusion(t, x)
@@ -307,12 +314,13 @@ def solve(drift: DriftFn, diffusion: DiffusionFn, x0: Tensor, t0: float, t1: flo
 
 
 # ---------------------------------------------------------------------- helpers
-def _matvec(g: Tensor, dW: Tensor) -> Tensor:
-    """``G @ dW`` for ``G`` of shape ``(P|1, d, m)`` and ``dW`` of shape ``(P, m)``; a matrix
-    shared by all paths (leading size 1, or expanded with stride 0) is one GEMM."""
+def _add_matvec(x: Tensor, g: Tensor, dW: Tensor, scale: float) -> Tensor:
+    """``x + scale * G @ dW`` for ``G`` of shape ``(P|1, d, m)`` and ``dW`` of shape
+    ``(P, m)`` in one kernel; a matrix shared by all paths (leading size 1, or expanded
+    with stride 0) is one GEMM."""
     if g.shape[0] == 1 or g.stride(0) == 0:
-        return dW @ g[0].transpose(0, 1)
-    return torch.bmm(g, dW.unsqueeze(-1)).squeeze(-1)
+        return torch.addmm(x, dW, g[0].transpose(0, 1), alpha=scale)
+    return torch.baddbmm(x.unsqueeze(-1), g, dW.unsqueeze(-1), alpha=scale).squeeze(-1)
 
 
 def _noise_type(g: Tensor, x: Tensor, forced: str | None) -> NoiseType:

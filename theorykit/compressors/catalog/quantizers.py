@@ -43,13 +43,11 @@ identically, so for equal generator states ``decode(encode(x, g1)) == apply(x, g
 bit; the result does not depend on the number of threads.
 
 Throughput (CPU): segments are processed in parallel threads (``torch.get_num_threads()``
-workers; torch and NumPy kernels release the GIL), each in cache-sized blocks of ``_CHUNK``
-coordinates (below torch's intra-op grain size, so no per-op thread handoff), with int32
-fixed-point arithmetic instead of slow bool comparisons, uint8 codes whenever ``w <= 8``,
-and packing/unpacking per segment. No full-size float32 temporaries are allocated besides
-the output. Measured encode+decode at d = 1e7 on the project's 2-core machine (busy, one
-core free): 0.24-0.45x the throughput of ``x.clone()`` for the power-of-two grids, QSGD and
-the truncated quantizers; see the report in the issue for the numbers.
+workers; torch and NumPy kernels release the GIL; torch's own intra-op threading is off
+meanwhile), each in cache-sized blocks of ``_CHUNK`` coordinates, with int32 fixed-point
+arithmetic instead of (slow) bool comparisons, uint8 codes whenever ``w <= 8``, and
+packing/unpacking per segment. No full-size float32 temporaries are allocated besides the
+output. Timings against ``x.clone()`` are the benchmarks' job (``benchmarks/``).
 """
 
 from __future__ import annotations
@@ -57,7 +55,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
@@ -83,10 +81,9 @@ __all__ = [
     "qsgd_omega_sharp",
 ]
 
-_CHUNK = (1 << 15) - 8
-"""Elements per block on CPU: a few float32 work buffers of this size stay in L2 cache, and
-ops on fewer than 32768 elements run on one thread in torch (no per-op thread handoff, which
-costs more than it gains on small blocks and is pathological on a loaded machine)."""
+_CHUNK = 1 << 17
+"""Elements per block on CPU: a few work buffers of this size stay in cache (torch ops run
+single-threaded meanwhile, see :func:`_run_parallel`)."""
 
 _MAX_LEVELS = 1 << 20
 """Upper bound on the number of intervals ``s`` (codes of at most 21 bits)."""
@@ -304,24 +301,37 @@ os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def _run_parallel(tasks: list, fn) -> None:
-    """``fn(task)`` for every task; in a small thread pool (``torch.get_num_threads()``
-    workers, recreated after a fork) when there are several tasks on CPU. The torch and
-    NumPy kernels release the GIL; each task writes disjoint memory."""
+    """``fn(task)`` for every task (CPU), in a small thread pool when there are several tasks
+    and torch may use several threads (``torch.get_num_threads()`` workers, recreated after
+    a fork). The torch and NumPy kernels release the GIL; each task writes disjoint memory.
+
+    For the duration, torch's intra-op parallelism is set to 1 thread (as
+    :func:`theorykit.compressors.certify.certify` does): the parallelism is across segments,
+    and per-op thread handoffs on block-sized tensors cost more than they gain (on a busy
+    machine they made each small op ~100x slower). The pool's threads initialise torch's
+    per-thread setting inside this window, so they stay single-threaded."""
     global _POOL, _POOL_KEY
-    workers = min(len(tasks), max(1, torch.get_num_threads()), os.cpu_count() or 1)
-    if workers <= 1:
-        for t in tasks:
-            fn(t)
-        return
-    key = (os.getpid(), workers)
-    with _POOL_LOCK:
-        if _POOL is None or key != _POOL_KEY:
-            _POOL = ThreadPoolExecutor(max_workers=workers,
-                                       thread_name_prefix="theorykit-quantizer")
-            _POOL_KEY = key
-        pool = _POOL
-    for f in [pool.submit(fn, t) for t in tasks]:
-        f.result()
+    nt = torch.get_num_threads()
+    workers = min(len(tasks), nt, os.cpu_count() or 1)
+    if nt > 1:
+        torch.set_num_threads(1)
+    try:
+        if workers <= 1:
+            for t in tasks:
+                fn(t)
+            return
+        key = (os.getpid(), workers)
+        with _POOL_LOCK:
+            if _POOL is None or key != _POOL_KEY:
+                _POOL = ThreadPoolExecutor(max_workers=workers,
+                                           thread_name_prefix="theorykit-quantizer")
+                _POOL_KEY = key
+            pool = _POOL
+        for f in [pool.submit(fn, t) for t in tasks]:
+            f.result()
+    finally:
+        if nt > 1:
+            torch.set_num_threads(nt)
 
 
 def _row_norms(x2: torch.Tensor, order: float, name: str) -> torch.Tensor:
@@ -334,7 +344,7 @@ def _row_norms(x2: torch.Tensor, order: float, name: str) -> torch.Tensor:
     if bool(bad.any()):
         sub = x2[bad]
         if not bool(torch.isfinite(sub).all()):
-            raise InputError(f"{name}: input contains NaN or infinite values")
+            raise InputError(f"{name}: input contains NaN or infinite values (as float32)")
         m = sub.abs().amax(dim=-1, keepdim=True)
         safe = torch.where(m > 0, m, torch.ones_like(m))
         n[bad] = torch.linalg.vector_norm(sub / safe, ord=order, dim=-1) * m.squeeze(-1)
@@ -785,7 +795,7 @@ class NaturalDithering(_BlockQuantizer):
 
     Codec [derived]: for ``t >= l`` with float32 exponent ``e`` and mantissa field ``m``, the
     rounding probability ``t/2^e - 1 = m/2^23`` is realised exactly by a carry
-    (``(bits + 2^23 - 1 - R) >> 23`` with ``R = floor(2^23 u)`` uniform on ``[0, 2^23)``);
+    (``(bits + R23) >> 23`` with ``R23`` uniform on ``[0, 2^23)``);
     the bottom cell is mapped onto ``[l, 2l)`` by adding ``l`` (probability ``t/l`` up to one
     float32 rounding of ``t + l``).
     """
@@ -997,14 +1007,18 @@ class TruncatedUniform(_Truncated):
         return out
 
     def _encode_block(self, xb, aux, rnd, codes, signs):
-        y = torch.clamp(xb, -self._tau32, self._tau32)
-        y.add_(self._tau32)
-        if self._fixed:                # position (t + tau) s/(2 tau) in [0, s], times 2^24
-            y.mul_(self._inv32 * _R_ONE)
+        # position (T_tau(x) + tau) s/(2 tau) in [0, s] (times 2^24 for the fixed-point path):
+        # the affine map of x, then clamped — the same as truncating x first
+        scale = self._inv32 * (_R_ONE if self._fixed else 1)
+        y = torch.add(self._offset(xb.device, scale), xb, alpha=scale)
+        y.clamp_(0.0, self._s * (_R_ONE if self._fixed else 1))
+        if self._fixed:
             codes.copy_(_round_fixed(y, rnd, self._s))
         else:
-            y.mul_(self._inv32)
             codes.copy_(_round_general(y, rnd, self._s))
+
+    def _offset(self, device: torch.device, scale: float) -> torch.Tensor:
+        return torch.tensor(self._tau32 * scale, dtype=torch.float32, device=device)
 
     def _decode_block(self, codes, signs, aux, out):
         out.copy_(codes)
@@ -1037,7 +1051,7 @@ class TruncatedNonuniform(_Truncated):
     grid is a parameter known to both ends): ``bits = d ceil(log2(s+1))``.
 
     Codec: the cell of ``t`` is found in O(1) by a uniform bucket table (bucket width at most
-    a quarter of the smallest gap, at most 2^20 buckets) with one correction step each way,
+    a quarter of the smallest gap, at most 2^20 buckets) and one upward correction step,
     falling back to ``torch.searchsorted`` for extreme grids.
     """
 
@@ -1122,8 +1136,3 @@ class TruncatedNonuniform(_Truncated):
     def _decode_block(self, codes, signs, aux, out):
         torch.index_select(self._lv.to(out.device), 0, codes.reshape(-1).to(torch.int64),
                            out=out.view(-1))
-
-
-def _levels_arg(levels: Sequence[float] | str) -> LevelGrid:
-    """Parse a levels argument as the CLI would (exposed for tests)."""
-    return LevelGrid(levels)

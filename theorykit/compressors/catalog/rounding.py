@@ -40,7 +40,8 @@ inputs whose non-zero ``|x_j|`` lie in ``[a_{k_min}, a_{k_max}]``):
   ``a_{k_min}`` (unbiasedly, or to the nearer of the two).
 
 Codec: base 2 uses float32 bit arithmetic (exact: the rounding probability is the mantissa
-field over ``2^23``, realised by a carry with ``R = floor(2^23 u)``); other bases find the
+field over ``2^23``, realised by the carry of ``bits + R23``, ``R23`` uniform on
+``[0, 2^23)``); other bases find the
 cell with ``log2`` and one correction step each way against a float32 table of the grid
 (the grid actually used is the float32-rounded ``base^k``).
 """

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import CompressorSpec, D, PackedField, Payload
+from theorykit.compressors.base import CompressorSpec, D, PackedField, Payload, diagonal_matrix
 from theorykit.compressors.bitpack import pack_bits
 from theorykit.compressors.classes import B1, B2, B3, SignType, Unbiased
 from theorykit.compressors.codec_utils import (
@@ -228,7 +228,7 @@ class TernGrad(_SignBase):
         :math:`b_j` are independent given v; :math:`E C_j^2 = M^2 |v_j|/M`)."""
         n = v.rows
         m = sp.Max(*[sp.Abs(v[i]) for i in range(n)])
-        return sp.diag(*[sp.Abs(v[i]) * m - v[i] ** 2 for i in range(n)])
+        return diagonal_matrix([sp.Abs(v[i]) * m - v[i] ** 2 for i in range(n)])
 
     def _content(
         self, x2: torch.Tensor, generator: torch.Generator | None

@@ -27,7 +27,7 @@ from typing import ClassVar
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import CompressorSpec, D, Param, Payload
+from theorykit.compressors.base import CompressorSpec, D, Param, Payload, diagonal_matrix
 from theorykit.compressors.classes import B1, B2, B3, Unbiased
 from theorykit.compressors.codec_utils import (
     float_field,
@@ -318,7 +318,7 @@ class Bernoulli(_MaskSparsifier):
         independent, so off-diagonals vanish; :math:`Var(x_j\xi_j/p) = x_j^2(1/p - 1)`)."""
         n = _cov_dim(self, v)
         om = 1 / self.sym("p") - 1
-        return sp.diag(*[v[i] ** 2 * om for i in range(n)])
+        return diagonal_matrix([v[i] ** 2 * om for i in range(n)])
 
 
 @register
@@ -343,4 +343,4 @@ class BiasedBernoulli(_MaskSparsifier):
         """Cov[C(v)|v] = p(1-p) diag(v_j^2) (derived; independent coordinates)."""
         n = _cov_dim(self, v)
         p = self.sym("p")
-        return sp.diag(*[v[i] ** 2 * p * (1 - p) for i in range(n)])
+        return diagonal_matrix([v[i] ** 2 * p * (1 - p) for i in range(n)])
