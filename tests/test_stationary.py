@@ -17,7 +17,14 @@ from theorykit.rules.stationary import stationary_discrete, stationary_sde
 from theorykit.sde import derive
 from theorykit.simulate import run_discrete
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small batched tensors: one intra-op thread is fastest (restored afterwards)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 ETA = sp.Symbol("eta", positive=True)
 B = sp.Symbol("B", integer=True, positive=True)

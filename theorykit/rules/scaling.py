@@ -138,8 +138,9 @@ class ScalingRule:
         """The rule as LaTeX: ``\\kappa = ...`` and the pinned factors."""
         if self.equation is None:
             return r"\text{no rule}"
-        parts = [sp.latex(self.equation)]
-        parts += [sp.latex(sp.Eq(k, v)) for k, v in self.pinned.items()]
+        names = {OMEGA_NEW: r"\omega'"}
+        parts = [sp.latex(self.equation, symbol_names=names)]
+        parts += [sp.latex(sp.Eq(k, v), symbol_names=names) for k, v in self.pinned.items()]
         return r",\quad ".join(parts)
 
     def text(self) -> str:
@@ -152,7 +153,10 @@ class ScalingRule:
 
     def pretty(self) -> str:
         """Equation, words, what it preserves and breaks, assumptions."""
-        out = [f"[{self.kind}] {self.name}", f"  {self.text()}", f"  {self.words}"]
+        out = [f"[{self.kind}] {self.name}"]
+        if self.equation is not None:
+            out.append(f"  {self.text()}")
+        out.append(f"  {self.words}")
         if self.preserves:
             out.append("  preserves: " + "; ".join(self.preserves))
         if self.breaks:
@@ -212,7 +216,7 @@ class ScalingRule:
                 continue  # cannot decide without numbers
             if abs(float(want) - float(have)) > 1e-9 * max(1.0, abs(float(want))):
                 raise InputError(f"this rule ({self.name}) needs {k.name} = {sp.sstr(v)}, "
-                                 f"got {k.name} = {sp.sstr(have)}")
+                                 f"got {k.name} = {float(have):g}")
         val = _xreplace_by_name(self.kappa, by_name)
         if val.free_symbols:
             missing = ", ".join(sorted(s.name for s in val.free_symbols))
@@ -944,7 +948,12 @@ def _words(st: _Setup, kind: Kind, key: str, kappa: sp.Expr, pinned: Mapping,
 
 
 def _finish(rules: list[ScalingRule], st: _Setup) -> list[ScalingRule]:
+    nums = {k: v for k, v in st.omega_values.items() if sp.sympify(v).is_number}
     for r in rules:
+        if nums and r.kappa is not None and r.kappa.has(*nums):
+            vals = ", ".join(f"{k.name} = {sp.sstr(v)}" for k, v in nums.items())
+            r.words += (f" Here {vals}: kappa = "
+                        f"{sp.sstr(sp.simplify(r.kappa.xreplace(nums)))}.")
         for k, v in st.labels.items():
             note = f"{k}: {v}"
             if note not in r.assumptions:

@@ -63,7 +63,14 @@ import numpy as np
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import CompressorSpec, D, PackedField, Param, Payload
+from theorykit.compressors.base import (
+    CompressorSpec,
+    D,
+    PackedField,
+    Param,
+    Payload,
+    diagonal_matrix,
+)
 from theorykit.compressors.bitpack import bits_for, pack_bits, unpack_bits
 from theorykit.compressors.classes import CompressorClass, Unbiased
 from theorykit.compressors.codec_utils import pack_codes as _generic_pack_codes
@@ -721,7 +728,7 @@ class QSGD(_BlockQuantizer):
         for vj in vec:
             f = sp.frac(s * sp.Abs(vj) / norm)
             entries.append((norm / s) ** 2 * f * (1 - f))
-        return sp.diag(*entries)
+        return diagonal_matrix(entries)
 
     # ------------------------------------------------------------- codec
     def _width(self) -> int:
@@ -851,7 +858,7 @@ class NaturalDithering(_BlockQuantizer):
             a = 2 ** sp.floor(sp.log(t, 2))
             entries.append(sp.Piecewise((n**2 * t * (low - t), t < low),
                                         (n**2 * (t - a) * (2 * a - t), True)))
-        return sp.diag(*entries)
+        return diagonal_matrix(entries)
 
     # ------------------------------------------------------------- codec
     @property

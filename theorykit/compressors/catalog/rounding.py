@@ -55,7 +55,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import D, Param
+from theorykit.compressors.base import D, Param, diagonal_matrix
 from theorykit.compressors.bitpack import bits_for
 from theorykit.compressors.catalog.quantizers import (
     _R_ONE,
@@ -269,7 +269,7 @@ class UnbiasedRounding(_GridRounding):
             t = sp.Abs(vj)
             a = base ** sp.floor(sp.log(t) / sp.log(base))
             entries.append(sp.Piecewise((0, sp.Eq(vj, 0)), ((t - a) * (base * a - t), True)))
-        return sp.diag(*entries)
+        return diagonal_matrix(entries)
 
 
 @register

@@ -1,0 +1,141 @@
+"""``theorykit rules``: hyperparameter scaling rules derived by SymPy from a method's SDE.
+
+Examples::
+
+    theorykit rules --method dsgd
+    theorykit rules --method dcsgd --compressor bernoulli -p p=0.5
+    theorykit rules --method dcsgd --compressor randk -p k=1 -p d=4 --alpha 4
+    theorykit rules --method dcsgd --compressor examples.my_compressor:MyCompressor -p d=8
+    theorykit rules --method dsgd --to-compressor bernoulli --to-param p=0.25
+    theorykit rules --method dsignsgd --noise student-t --nu 3 --alpha 8 --delta 8
+    theorykit rules --method dsignsgd --json
+
+Each rule is printed as an equation (kappa = learning-rate factor, alpha = worker-count
+factor, delta = per-worker batch factor, omega' = the new compression constant) and in
+words, with what it preserves and breaks (see :mod:`theorykit.rules.scaling`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from theorykit.cli.common import add_params_option, parse_params, print_json, to_number
+from theorykit.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "rules", help="scaling rules (learning rate vs workers, batch, compression), derived",
+        description="Derive the hyperparameter scaling rules eta -> kappa*eta, B -> delta*B, "
+        "N -> alpha*N, omega -> omega' that keep a method's SDE unchanged per sample seen "
+        "(or, where that is impossible, named quantities such as the stationary loss or the "
+        "time scale), by solving the invariance conditions with SymPy.")
+    p.add_argument("--method", required=True, metavar="{dsgd,dcsgd,dsignsgd}",
+                   help="the distributed method")
+    p.add_argument("--compressor", metavar="NAME",
+                   help="compressor for dcsgd: a catalog name, module.path:Object, or "
+                   "'omega' for a generic unbiased U(omega)")
+    add_params_option(p)
+    p.add_argument("--to-compressor", metavar="NAME",
+                   help="the compressor after the change (omega -> omega'); with --method "
+                   "dsgd: move from uncompressed DSGD to DCSGD")
+    p.add_argument("--to-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter of --to-compressor (repeatable)")
+    p.add_argument("--noise", default="gaussian", help="gaussian (default) or student-t")
+    p.add_argument("--nu", help="Student-t degrees of freedom (default: symbolic nu)")
+    p.add_argument("--alpha", help="worker-count factor: also print kappa as a number")
+    p.add_argument("--delta", help="per-worker batch-size factor (default 1 with --alpha)")
+    p.add_argument("--omega-new", metavar="W",
+                   help="the new compression constant omega' for the numbers")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="machine-readable output")
+    fmt.add_argument("--latex", action="store_true", help="LaTeX equations only")
+    p.set_defaults(func=run)
+
+
+def _compressor(name: str | None, items: list[str], flag: str) -> Any:
+    from theorykit.compressors.registry import resolve
+
+    params = parse_params(items)
+    if name is None:
+        if params:
+            raise InputError(f"{flag} parameters given but no compressor")
+        return None
+    if name.startswith("omega"):
+        if params:
+            raise InputError("a generic U(omega) compressor takes no parameters")
+        return name
+    try:
+        return resolve(name)(**params)
+    except TypeError as exc:  # a user class with an unusual constructor
+        raise InputError(f"cannot build compressor {name!r}: {exc}") from None
+
+
+def _factor(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    v = to_number(name, value)
+    if not v > 0 or v != v or v == float("inf"):
+        raise InputError(f"{name} must be a positive finite number, got {value!r}")
+    return v
+
+
+def run(args: argparse.Namespace) -> int:
+    from theorykit.rules.scaling import derive_rules
+
+    method = args.method.lower()
+    if method not in ("dsgd", "dcsgd", "dsignsgd"):
+        raise InputError(f"unknown method {args.method!r}; rules know dsgd, dcsgd, dsignsgd")
+    comp = _compressor(args.compressor, args.param, "-p")
+    target = _compressor(args.to_compressor, args.to_param, "--to-param")
+    nu = None
+    if args.nu is not None:
+        nu = to_number("nu", args.nu)
+        if not nu > 0:
+            raise InputError(f"nu must be > 0, got {args.nu!r}")
+    rules = derive_rules(method, comp, args.noise, to_compressor=target, nu=nu)
+
+    alpha = _factor("--alpha", args.alpha)
+    delta = _factor("--delta", args.delta)
+    omega_new = None if args.omega_new is None else to_number("--omega-new", args.omega_new)
+    if omega_new is not None and omega_new < 0:
+        raise InputError(f"--omega-new must be >= 0, got {args.omega_new!r}")
+    numbers = alpha is not None or delta is not None or omega_new is not None
+
+    def number(r: Any) -> dict[str, Any]:
+        try:
+            return {"kappa": r.kappa_value(alpha or 1.0, delta or 1.0, omega_new)}
+        except InputError as exc:
+            return {"not_applicable": str(exc)}
+
+    if args.json:
+        out = []
+        for r in rules:
+            d = r.to_json()
+            if numbers:
+                d["at"] = {"alpha": alpha or 1.0, "delta": delta or 1.0, "omega'": omega_new,
+                           **number(r)}
+            out.append(d)
+        print_json(out)
+        return 0
+    if args.latex:
+        for r in rules:
+            print(f"% [{r.kind}] {r.name}")
+            print(r.latex())
+        return 0
+    print(f"Scaling rules for {method} (eta -> kappa*eta, B -> delta*B, N -> alpha*N, "
+          "omega -> omega')")
+    print(f"time variable: {rules[0].time_variable}")
+    for r in rules:
+        print()
+        print(r.pretty())
+        if numbers:
+            n = number(r)
+            at = f"alpha = {alpha or 1.0:g}, delta = {delta or 1.0:g}" + (
+                f", omega' = {omega_new:g}" if omega_new is not None else "")
+            if "kappa" in n:
+                print(f"  at {at}: kappa = {n['kappa']:.6g}")
+            else:
+                print(f"  at {at}: not applicable ({n['not_applicable']})")
+    return 0
