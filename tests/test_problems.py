@@ -87,7 +87,7 @@ def test_minimizer_and_f_star(make):
     assert p.grad(xm).abs().max() < 1e-9
     assert p.loss(xm)[0].item() == pytest.approx(p.f_star, abs=1e-12)
     assert (p.loss(_X(p.d, R=256)) >= p.f_star - 1e-12).all()
-    assert torch.allclose(p.sqnorm(xm), torch.zeros(1, dtype=DT))
+    assert torch.allclose(p.dist2(xm), torch.zeros(1, dtype=DT))
 
 
 @pytest.mark.parametrize("make", PROBLEMS)

@@ -160,12 +160,12 @@ class Problem:
         """Batched loss ``(R,)``."""
         return self._loss_torch(self._check_X(X))
 
-    def sqnorm(self, X: Tensor) -> Tensor:
-        """||x - x*||^2 (or ||x||^2 without a known minimizer), ``(R,)``."""
+    def dist2(self, X: Tensor) -> Tensor:
+        """||x - x*||^2, ``(R,)`` (needs a known minimizer)."""
         if self.minimizer is None:
-            return (X * X).sum(-1)
+            raise InputError(f"{self.name}: no known minimizer")
         c = torch.as_tensor(self.minimizer, dtype=X.dtype, device=X.device)
-        return ((X - c) ** 2).sum(-1)
+        return ((self._check_X(X) - c) ** 2).sum(-1)
 
     def latex(self) -> str:
         return sp.latex(self.f)

@@ -59,17 +59,12 @@ def _stat_table(problem: Problem) -> dict[str, StatFn]:
             raise InputError(f"{problem.name}: 'subopt' needs f* (unknown for this problem)")
         return problem.loss(X) - f_star
 
-    def dist2(X: Tensor) -> Tensor:
-        if problem.minimizer is None:
-            raise InputError(f"{problem.name}: 'dist2' needs a known minimizer")
-        c = torch.as_tensor(problem.minimizer, dtype=X.dtype, device=X.device)
-        return ((X - c) ** 2).sum(-1)
 
     return {
         "loss": problem.loss,
         "subopt": subopt,
         "sqnorm": lambda X: (X * X).sum(-1),
-        "dist2": dist2,
+        "dist2": problem.dist2,
         "gradnorm2": lambda X: (problem.grad(X) ** 2).sum(-1),
     }
 

@@ -356,19 +356,11 @@ def class_cell(c: Any) -> str:
 
 
 def symbolic_instance(cls: type) -> Any:
-    """An instance of a spec class for reading its symbolic face (``classes()``,
-    ``bits()``), which by contract is written in the parameter *symbols*. Specs whose
-    constructor insists on values (``require``) are built without running it: no
-    parameter values and no ``d``."""
-    from theorykit.errors import InputError as _InputError
+    """An instance of a spec class for reading its symbolic face (no parameter values, no
+    ``d``): :func:`theorykit.compressors.algebra.symbolic_spec` with nothing given."""
+    from theorykit.compressors.algebra import symbolic_spec
 
-    try:
-        return cls()
-    except _InputError:
-        spec = cls.__new__(cls)
-        spec.values = {}
-        spec.d = None
-        return spec
+    return symbolic_spec(cls)
 
 
 def catalog_rows() -> list[dict[str, Any]]:
