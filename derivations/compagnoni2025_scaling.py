@@ -33,6 +33,9 @@ Phase-3 linearisation error is added (Taylor coefficients of the noise's sign me
 largest predicted E z², z = √B ∂_j f / scale). Curves *coincide* when D <= z and are
 *measurably different* when D > z, with z the Bonferroni z over the checkpoints of both
 sides (family-wise false-alarm 0.27%).
+
+Budget: the quick versions of all six claims here take about 12 s on 2 cores (4000
+replicas per configuration and side); ``--full`` uses 40 000 replicas (about 45 s).
 """
 
 from __future__ import annotations
@@ -345,6 +348,8 @@ def _distance(a: Any, b: Any, allowance: np.ndarray, stat: str = "loss") -> dict
     rel_l2 = float(np.sqrt(np.mean((diff / scale) ** 2)))
     j = int(np.argmax(excess))
     return {"max_excess_over_se": float(excess.max()), "at_checkpoint": j + 1,
+            "max_raw_diff_over_se": float((diff / se).max()),
+            "max_allowance_over_se": float((allowance[1:] / se).max()),
             "rel_l2_distance": rel_l2, "max_rel_diff": float((diff / scale).max()),
             "max_allowance_rel": float((allowance[1:] / scale).max())}
 
@@ -419,8 +424,10 @@ def scaling_run(key: str, ctx: RunContext) -> Verdict:
     else:
         status = Status.INCONCLUSIVE if weak else Status.CONTRADICTED
     measured = max(checks[s]["rule_pair"]["max_excess_over_se"] for s in checks)
+    wrong_d = min(checks[s]["wrong_pair"]["max_excess_over_se"] for s in checks)
     return Verdict(
-        claim_id=cid, status=status, predicted=0.0, measured=round(measured, 3),
+        claim_id=cid, status=status, predicted=f"D(rule) <= {z:.2f} < D(wrong rule)",
+        measured=f"D(rule) = {measured:.2f}, D(wrong rule) = {wrong_d:.1f}",
         interval=None,
         tolerance=(f"rule pair: max_j (|Δf_j| - a_j)_+/SE_j <= z = {z:.2f} (Bonferroni over "
                    f"{2 * sc.n_ckpt} checkpoints, both sides); wrong pair: > z; a_j = "
@@ -543,8 +550,8 @@ def nearest_run(ctx: RunContext) -> Verdict:
             "time_rule: time scale (E x_2 per sample) preserved": curve_check(t, pt, True),
             "time_rule: stationary loss broken": floor_check(t, pt, False),
         }
-        series[f"{side}_tail"] = {k: [r.tail["loss"].mean, r.tail["loss"].se]
-                                  for k, r in res.items()}
+        for k, r in res.items():
+            series[f"{side}_{k}_floor"] = [r.tail["loss"].mean, r.tail["loss"].se]
     ok = all(c["ok"] for side in out.values() for c in side.values())
     failed = [f"{s}: {k}" for s, side in out.items() for k, c in side.items() if not c["ok"]]
     ratio = out["discrete"]["time_rule: stationary loss broken"]["ratio"]
@@ -572,15 +579,17 @@ def _tail_exact(p: dict) -> float:
     return float(p["exact"][-1])
 
 
-claim(f"{PREFIX}.dcsgd_from_dsgd",
-      "Scaling rule: DSGD -> DCSGD has no exact rule; the nearest rules keep what they say",
-      SRC_DERIVED, tags=("scaling", "sde", "issue4"))(
-    lambda ctx: _with_one_thread(nearest_run, ctx))
-
-
-def _with_one_thread(fn: Any, ctx: RunContext) -> Verdict:
+@claim(f"{PREFIX}.dcsgd_from_dsgd",
+       "Scaling rule: DSGD -> DCSGD has no exact rule; the nearest rules keep what they say",
+       SRC_DERIVED, tags=("scaling", "sde", "issue4"))
+def dcsgd_from_dsgd_claim(ctx: RunContext) -> Verdict:
+    """From DSGD to DCSGD with Bernoulli p = 1/4 (omega: 0 -> 3) no exact scaling rule
+    exists; the nearest rule kappa = alpha*delta/(1 + omega') keeps the stationary loss but
+    slows the time scale by 1 + omega', and kappa = alpha*delta keeps the time scale but
+    raises the floor by about 1 + omega' -- each measured with the discrete method and the
+    SDE."""
     with _one_thread():
-        return fn(ctx)
+        return nearest_run(ctx)
 
 
 SCENARIO_TEXT = {

@@ -9,6 +9,7 @@ compressor never touches this file. User-defined compressors are loaded by
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 from typing import Any, TypeVar
@@ -52,6 +53,9 @@ def resolve(name: str) -> type[CompressorSpec]:
     """A spec class from a catalog name or a ``module.path:Object`` reference."""
     if ":" in name:
         mod_name, _, attr = name.partition(":")
+        # a user's module in the current directory (``theorykit ... mymod:MyCompressor``)
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
         try:
             obj = getattr(importlib.import_module(mod_name), attr)
         except (ImportError, AttributeError) as exc:

@@ -280,6 +280,9 @@ def _noise(noise: Any, nu: Any) -> Any:
         if not isinstance(noise, Gaussian | StudentT):
             raise InputError(f"scaling rules support gaussian and student-t noise, got "
                              f"{noise.name}")
+        if noise.heterogeneous:
+            raise InputError("scaling rules assume homogeneous workers; give one noise scale "
+                             "for all workers")
         return noise
     key = str(noise).lower().replace("_", "-")
     if key in ("gaussian", "normal"):
@@ -360,10 +363,8 @@ def _setup(method: str, compressor: Any, noise: Any, to_compressor: Any, nu: Any
     if to_compressor is not None:
         om2, lab2 = _omega_of(to_compressor, prime=True)
         labels["to_compressor"] = lab2
-        if om2 == OMEGA_NEW:
-            omega_new = OMEGA_NEW
-        else:
-            omega_new = OMEGA_NEW
+        omega_new = OMEGA_NEW  # kept symbolic in the derivation; its value is recorded
+        if om2 != OMEGA_NEW:
             omega_values[OMEGA_NEW] = om2
         assumptions.append(f"after the change the compressor is {lab2} with omega' = "
                            f"{sp.sstr(om2)}")
@@ -398,13 +399,9 @@ def _derive_pair(st: _Setup) -> tuple[Any, Any]:
         return DCSGD(GenericUnbiased(om))
 
     new_om = st.omega_new if st.omega_new is not None else st.omega
-    if st.omega_new is not None and OMEGA_NEW in st.omega_values:
-        new_om = OMEGA_NEW  # keep omega' symbolic in the derivation; expanded at the end
     s0 = derive(method(st.omega), None, st.noise, 1)
     s1 = derive(method(new_om), None, st.noise, 1, n_workers=ALPHA * N_SYMBOL,
                 batch=DELTA * B_SYMBOL, lr_symbol=KAPPA * ETA)
-    s0.meta["N"], s0.meta["B"] = N_SYMBOL, B_SYMBOL
-    s1.meta["N"], s1.meta["B"] = ALPHA * N_SYMBOL, DELTA * B_SYMBOL
     return s0, s1
 
 
@@ -929,7 +926,7 @@ def _words(st: _Setup, kind: Kind, key: str, kappa: sp.Expr, pinned: Mapping,
             pins.append(f"set the {what} factor {k.name} = {sp.sstr(v)}")
     pin_txt = ("; " + " and ".join(pins)) if pins else ""
     keep = "; ".join(preserves) if preserves else "nothing named"
-    lost = "; ".join(breaks) if breaks else "nothing named"
+    lost = "; ".join(b.split(": ", 1)[0] for b in breaks) if breaks else "nothing named"
     if kind == "exact":
         tail = ("" if not pins else " No other choice preserves the whole SDE per sample.")
         return (f"Exact: {act}{pin_txt}. Then the SDE written per sample seen is unchanged, so "
@@ -939,12 +936,13 @@ def _words(st: _Setup, kind: Kind, key: str, kappa: sp.Expr, pinned: Mapping,
         where = ("Phase 3 (small gradients)" if key == "phase3"
                  else "Phase 1 (large gradients, noise negligible)")
         return (f"In {where}: {act}{pin_txt}. It preserves {keep}; it does not preserve "
-                f"{lost}.")
+                f"{lost} (factors under 'breaks').")
     if no_exact and no_exact.startswith("when "):
         head = f"No exact rule {no_exact}. "
     else:
         head = f"No exact rule: {no_exact}. " if no_exact else "No exact rule. "
-    return f"{head}Nearest rule: {act}{pin_txt}. It preserves {keep}; but not {lost}."
+    return (f"{head}Nearest rule: {act}{pin_txt}. It preserves {keep}; but not {lost} "
+            "(factors under 'breaks').")
 
 
 def _finish(rules: list[ScalingRule], st: _Setup) -> list[ScalingRule]:

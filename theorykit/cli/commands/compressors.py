@@ -13,8 +13,6 @@ contradicted.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from typing import Any
 
 import sympy as sp
@@ -80,8 +78,6 @@ def resolve_spec_class(name: str):
     """A spec class by catalog name or ``module.path:Object`` (cwd importable)."""
     from theorykit.compressors.registry import resolve
 
-    if ":" in name and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
     return resolve(name)
 
 
