@@ -83,3 +83,21 @@ def test_error_feedback_topk_decreases_loss(runs):
     _, res = runs
     hist = res[7][0]["history"]["loss"]
     assert res[7][0]["final_loss"] < hist[0]
+
+
+def test_exact_mse_formulas_match_in_process_monte_carlo():
+    """The predictions of ``distributed.wire-variance`` against the codec run in-process
+    (n = 20000 draws, seed 0, tolerance 4 SE)."""
+    import numpy as np
+
+    from derivations.distributed_wire import DIM, _exact_mse
+    from theorykit.distributed.probe import probe_vectors
+
+    v = probe_vectors(1, DIM, 0)[0]
+    for name, params in (("randk", {"k": 10}), ("qsgd", {"s": 4})):
+        spec = make(name, d=DIM, **params)
+        g = torch.Generator().manual_seed(0)
+        draws = spec.apply(v.expand(20000, DIM).contiguous(), g)
+        err = ((draws - v) ** 2).sum(dim=1).numpy()
+        pred = _exact_mse(name, params, v.numpy())
+        assert abs(err.mean() - pred) <= 4 * err.std(ddof=1) / np.sqrt(err.size), name

@@ -148,7 +148,8 @@ def verdict_rows(verdicts: Iterable[Verdict], claims: dict[str, Claim]) -> list[
     rows = []
     for v in verdicts:
         c = claims.get(v.claim_id)
-        src = f"{c.source.paper} {c.source.locator}" if c else ""
+        src = (f"{c.source.paper}; {c.source.locator} [{c.source.provenance}]"
+               if c else "")
         interval = (f"[{v.interval[0]:.4g}, {v.interval[1]:.4g}]"
                     if v.interval is not None else "-")
         measured = format_value(v.measured)

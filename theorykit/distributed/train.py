@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +31,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from theorykit.compressors.registry import make
 from theorykit.distributed.collectives import (
@@ -41,6 +39,7 @@ from theorykit.distributed.collectives import (
     compressed_mean_and_own,
     dense_mean,
 )
+from theorykit.distributed.launch import run_local
 from theorykit.errors import InputError
 
 METHODS = ("dsgd", "dcsgd", "dsignsgd", "ef")
@@ -178,31 +177,17 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             "params_checksum": float(flat.sum()), "params": flat}
 
 
-def _worker(rank: int, world: int, cfgs: list[TrainConfig], port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        torch.save([train(cfg) for cfg in cfgs], f"{out}.rank{rank}")
-    finally:
-        dist.destroy_process_group()
+def _train_all(cfgs: list[TrainConfig]) -> list[dict[str, Any]]:
+    return [train(cfg) for cfg in cfgs]
 
 
 def spawn(cfgs: TrainConfig | list[TrainConfig], world_size: int = 2, port: int | None = None,
           workdir: str | None = None) -> list[list[dict[str, Any]]]:
     """Run each config in turn on ``world_size`` local gloo processes (one process group,
     spawned once). Returns ``results[config_index][rank]``."""
-    import socket
-    import tempfile
-
     cfgs = [cfgs] if isinstance(cfgs, TrainConfig) else list(cfgs)
-    if port is None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-    tmp = workdir or tempfile.mkdtemp(prefix="tk-dist-")
-    out = str(Path(tmp) / "result")
-    mp.spawn(_worker, args=(world_size, cfgs, port, out), nprocs=world_size, join=True)
-    per_rank = [torch.load(f"{out}.rank{r}", weights_only=False) for r in range(world_size)]
+    per_rank = run_local(_train_all, cfgs, world_size=world_size, port=port, workdir=workdir,
+                         threads_per_rank=torch.get_num_threads())
     return [[per_rank[r][i] for r in range(world_size)] for i in range(len(cfgs))]
 
 

@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -44,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     if not claims:
         known = ", ".join(c.id for c in all_claims())
         raise InputError(f"no claim matches {args.only!r}; known: {known}")
-    console = Console(stderr=False)
+    # A pipe or CI log gets a wide table rather than rich's 80-column fallback.
+    console = Console(stderr=False, width=None if sys.stdout.isatty() else 180)
     if args.list:
         for c in claims:
             console.print(f"{c.id}  [dim]{c.source.text()}[/dim]  {c.title}")
@@ -74,13 +76,14 @@ def run(args: argparse.Namespace) -> int:
                               on_done=on_done)
 
     table = Table(title=f"theorykit verify ({args.mode}, seed {args.seed})", show_lines=False)
+    widths = {"claim": 34, "source": 56, "predicted": 16, "measured": 16, "interval": 22}
     for col in ("claim", "source", "predicted", "measured", "interval", "verdict"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", max_width=widths.get(col))
     colors = {"holds": "green", "contradicted": "red", "inconclusive": "yellow",
               "error": "magenta"}
     for row in verdict_rows(verdicts, by_id):
-        row[-1] = f"[{colors[row[-1]]}]{row[-1]}[/]"
-        table.add_row(*row)
+        cells = [escape(cell) for cell in row[:-1]]
+        table.add_row(*cells, f"[{colors[row[-1]]}]{row[-1]}[/]")
     console.print(table)
     counts = {s.value: sum(v.status == s for v in verdicts) for s in Status}
     console.print("  ".join(f"{k}: {n}" for k, n in counts.items()))
