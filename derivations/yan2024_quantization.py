@@ -57,6 +57,23 @@ DENSITY_CASES: tuple[tuple[str, dict[str, float], bool], ...] = (
 )
 
 
+def _single_thread(fn: Any) -> Any:
+    """Run a claim with one torch thread (restored afterwards): its tensors are small, and
+    on a shared 2-core machine intra-op threads made the training claims ~15x slower."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapped(ctx: RunContext) -> Verdict:
+        n = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(ctx)
+        finally:
+            torch.set_num_threads(n)
+
+    return wrapped
+
+
 def _q():
     from theorykit.rules import quantization as q
 
@@ -89,6 +106,7 @@ def _codec_errors(d: Any, spec: Any, x: torch.Tensor, alpha: float, gen: torch.G
     r"$\min_{\alpha,\lambda} E = 27\gamma^2/(s + 3\sqrt6/2)^2$ at "
     r"$\alpha^* = 3\gamma\ln(1 + s\sqrt6/9)$.",
 )
+@_single_thread
 def laplace_closed_form(ctx: RunContext) -> Verdict:
     """Symbolic identity (``simplify(derived - published) == 0``) for E* and α*, plus the
     numeric check that α* is the bounded scalar minimiser of the objective for s = 1..64
@@ -180,8 +198,14 @@ def _laplace_sweep(ctx: RunContext) -> dict[str, Any]:
         se = float(math.sqrt(max(grad @ C @ grad, 0.0)))
         exact_curve = np.array([q.codec_mse(d, q.nonuniform_levels(d, a, s)) for a in alphas])
         fit_bias = _fit_argmin(alphas, exact_curve) - a_exact
+        mse_a4 = q.codec_mse(d, q.nonuniform_levels(d, a4, s))
+        mse_a6 = q.codec_mse(d, q.nonuniform_levels(d, a6, s))
         out["rows"].append({"s": s, "alpha_cq_1_4": a4, "alpha_cq_1_6": a6,
                             "alpha_exact": a_exact, "mse_exact_min": e_exact,
+                            "mse_exact_at_cq_1_4": mse_a4, "mse_exact_at_cq_1_6": mse_a6,
+                            "penalty_cq_1_4": mse_a4 / e_exact - 1,
+                            "penalty_cq_1_6": mse_a6 / e_exact - 1,
+                            "alpha_gap_cq_1_4": a4 / a_exact - 1,
                             "mc_argmin": am, "mc_argmin_se": se, "fit_bias": fit_bias,
                             "alphas": alphas.tolist(), "mc_mse": m.tolist(),
                             "mc_se": np.sqrt(np.diag(C)).tolist(),
@@ -205,8 +229,27 @@ def _argmin_verdict(cid: str, ctx: RunContext, which: str, label: str) -> Verdic
             status = Status.CONTRADICTED
         per_s.append({"s": r["s"], "predicted": pred, "mc_argmin": r["mc_argmin"],
                       "se": r["mc_argmin_se"], "tolerance": tol, "ok": ok,
-                      "mse_at_predicted_vs_min": None})
+                      "exact_argmin": r["alpha_exact"],
+                      "mse_penalty_of_predicted": (r["penalty_cq_1_4"] if which == "alpha_cq_1_4"
+                                                   else 0.0)})
     mid = sw["rows"][1]
+    explain = {}
+    if which == "alpha_cq_1_4":
+        pens = [r["penalty_cq_1_4"] for r in sw["rows"]]
+        gaps = [r["alpha_gap_cq_1_4"] for r in sw["rows"]]
+        explain = {"explanation": (
+            "α* minimises the high-resolution model with the worst-case cell constant "
+            "c_Q = 1/4 (tnqsgd-laplace-closed-form: exact identity). The real codec's MSE, "
+            "computed by numeric integration (no MC, no high-resolution approximation), is "
+            "minimised at a larger threshold (the MC argmin agrees with it: "
+            "tnqsgd-laplace-argmin-exact), close to the c_Q = 1/6 value 3γ ln(1 + s/3). "
+            f"α* is {min(gaps):+.1%} to {max(gaps):+.1%} off the exact argmin; using it "
+            f"costs {min(pens):.2%} to {max(pens):.2%} more MSE than the exact optimum "
+            "(s = " + ", ".join(str(r["s"]) for r in sw["rows"]) + "). The statement "
+            "'the MC-optimal threshold equals α*' is therefore contradicted; α* is "
+            "near-optimal in MSE and the published E* bounds the codec's error "
+            "(tnqsgd-laplace-bound)."),
+            "mse_penalty": pens, "alpha_relative_gap": gaps}
     return Verdict(
         cid, status, predicted=mid[which], measured=mid["mc_argmin"],
         interval=(mid["mc_argmin"] - z * mid["mc_argmin_se"],
@@ -217,7 +260,7 @@ def _argmin_verdict(cid: str, ctx: RunContext, which: str, label: str) -> Verdic
                   "exact curve",
         sample_size=f"{sw['n']} Laplace(1) draws per α, 11 α per s (common random numbers)",
         seed=ctx.seed,
-        details={"per_s": per_s, "shown": "s = 7",
+        details={"per_s": per_s, "shown": "s = 7", **explain,
                  "thresholds": [{k: r[k] for k in ("s", "alpha_cq_1_4", "alpha_cq_1_6",
                                                    "alpha_exact", "mc_argmin",
                                                    "mc_argmin_se")} for r in sw["rows"]]},
@@ -239,6 +282,7 @@ def _argmin_verdict(cid: str, ctx: RunContext, which: str, label: str) -> Verdic
     r"truncation + stochastic rounding to the $\lambda^* \propto p^{1/3}$ levels lies within "
     r"its confidence interval of $3\gamma\ln(1 + s\sqrt6/9)$.",
 )
+@_single_thread
 def laplace_argmin(ctx: RunContext) -> Verdict:
     """Sweep α over [0.85 α*(1/4), 1.15 α*(1/6)], fit a cubic to the MC means, compare its
     minimiser with the published-constant threshold."""
@@ -258,10 +302,85 @@ def laplace_argmin(ctx: RunContext) -> Verdict:
     r"$\arg\min_\alpha \mathrm{MSE}_{\rm exact}(\alpha)$ for $s \in \{3, 7, 15\}$; the "
     r"high-resolution threshold $3\gamma\ln(1+s/3)$ ($c_Q = 1/6$) is reported beside it.",
 )
+@_single_thread
 def laplace_argmin_exact(ctx: RunContext) -> Verdict:
     """Same sweep as ``tnqsgd-laplace-argmin``; the prediction is the exact-MSE minimiser."""
     return _argmin_verdict(f"{PREFIX}.tnqsgd-laplace-argmin-exact", ctx, "alpha_exact",
                            "exact-MSE argmin")
+
+
+@claim(
+    f"{PREFIX}.tnqsgd-laplace-bound",
+    "Laplace: at the published α*, the real TNQ codec's MSE is at most the published "
+    "E* = 27γ²/(s + 3√6/2)², and α* costs little MSE against the exact optimum",
+    Source(TNQ, "main result: E_TQ = 27 d γ²/(N (s + 3√6/2)²) as an error guarantee",
+           "paper-abstract", note="E* is the c_Q = 1/4 (worst-case cell) model at α*; the "
+           "real codec's MSE by numeric integration (all s) and by MC (several s)"),
+    tags=("quantization", "monte-carlo", "issue6"),
+    statement=r"$\mathrm{MSE}_{\rm codec}(\alpha^*) \le 27\gamma^2/(s + 3\sqrt6/2)^2$ with "
+    r"$\alpha^* = 3\gamma\ln(1 + s\sqrt6/9)$ and levels from $\lambda^* \propto p^{1/3}$; "
+    r"reported beside it: $\mathrm{MSE}(\alpha^*)/\min_\alpha \mathrm{MSE}(\alpha) - 1$.",
+)
+@_single_thread
+def laplace_bound(ctx: RunContext) -> Verdict:
+    """Deterministic: exact MSE (numeric integration, :func:`codec_mse`) at α* <= E* for
+    every s in the list (relative slack 1e-9). Statistical: the MC MSE of the real codec at
+    α* (plain mean, Laplace has finite fourth moment) is not above E* by more than z·SE,
+    Bonferroni z over the MC cases. The MSE penalty of α* against the exact-MSE optimum
+    is reported (no pass/fail threshold: it is a number, not a claim of the paper)."""
+    from theorykit.compressors.registry import make
+
+    q = _q()
+    d = q.density("laplace")
+    s_exact = ctx.pick([1, 2, 3, 5, 7, 15, 31, 64], list(range(1, 65)))
+    s_mc = ctx.pick((1, 3, 7, 15), (1, 3, 7, 15, 31, 64))
+    n = ctx.pick(100_000, 1_000_000)
+    z = stats.bonferroni_z(len(s_mc))
+    rows, status = [], Status.HOLDS
+    for s in s_exact:
+        opt = q.optimize(d, s, c_q=q.C_Q_WORST)
+        e_pub = 27.0 / (s + 3 * math.sqrt(6) / 2) ** 2
+        a_ex, e_min = q.exact_optimal_threshold(d, s, "nonuniform")
+        ok = opt.exact_error <= e_pub * (1 + 1e-9)
+        row = {"s": s, "alpha_star": opt.alpha, "alpha_exact": a_ex, "E_published": e_pub,
+               "mse_exact_at_alpha_star": opt.exact_error, "mse_exact_min": e_min,
+               "penalty": opt.exact_error / e_min - 1, "tightness": opt.exact_error / e_pub,
+               "exact_ok": ok}
+        if s in s_mc:
+            gen = torch.Generator().manual_seed(ctx.seed + 41 * s)
+            x = d.sample(n, gen)
+            spec = make("truncated_nonuniform", tau=opt.alpha,
+                        levels=tuple(float(v) for v in opt.levels))
+            est = stats.mean_se(_codec_errors(d, spec, x, opt.alpha, gen, control=False))
+            mc_ok = est.mean - e_pub <= z * est.se
+            row.update({"mc": est.mean, "mc_se": est.se, "mc_ok": mc_ok,
+                        "mc_vs_exact_z": (est.mean - opt.exact_error) / est.se})
+            ok = ok and mc_ok
+        if not ok:
+            status = Status.CONTRADICTED
+        rows.append(row)
+    worst = max(rows, key=lambda r: r["tightness"])
+    pens = [r["penalty"] for r in rows]
+    return Verdict(
+        f"{PREFIX}.tnqsgd-laplace-bound", status, predicted=worst["E_published"],
+        measured=worst["mse_exact_at_alpha_star"],
+        tolerance=f"exact MSE <= E* (relative 1e-9) for every s; MC mean <= E* + z·SE, "
+                  f"z = {z:.2f} (Bonferroni over {len(s_mc)} s); shown: the tightest s = "
+                  f"{worst['s']}",
+        sample_size=f"{len(s_exact)} values of s (exact); {n} Laplace(1) draws for each of "
+                    f"s = {list(s_mc)} (MC)",
+        seed=ctx.seed,
+        details={"per_s": rows, "max_tightness": worst["tightness"],
+                 "penalty_range": [min(pens), max(pens)],
+                 "note": "penalty = MSE(α*)/min_α MSE(α) - 1 for the real codec (exact "
+                         "integration); the exact argmin is larger than α* "
+                         "(see tnqsgd-laplace-argmin)"},
+        series={"s": [r["s"] for r in rows],
+                "E_published": [r["E_published"] for r in rows],
+                "mse_at_alpha_star": [r["mse_exact_at_alpha_star"] for r in rows],
+                "mse_min": [r["mse_exact_min"] for r in rows],
+                "penalty": pens},
+    )
 
 
 # =========================================================================== codec MSE
@@ -278,6 +397,7 @@ def laplace_argmin_exact(ctx: RunContext) -> Verdict:
     r"(g-\ell_j)(\ell_{j+1}-g)p(g)\,dg$ at the derived $\alpha$ and levels, and for uniform "
     r"levels this is $\le$ the $c_Q = 1/4$ formula.",
 )
+@_single_thread
 def codec_mse_claim(ctx: RunContext) -> Verdict:
     """Two-sided agreement at a Bonferroni z over the (density, scheme, s) cases; for the
     uniform scheme also the exact MSE <= the c_Q = 1/4 bound (a theorem: cell variance
@@ -346,6 +466,7 @@ def _qsgd_errors(x: torch.Tensor, s: int, dim: int, gen: torch.Generator) -> np.
     r"coordinate: $\mathrm{MSE}_{TNQ} < \mathrm{MSE}_{TUQ}$ and "
     r"$\mathrm{MSE}_{TNQ} < \mathrm{MSE}_{QSGD}$.",
 )
+@_single_thread
 def heavy_tail_mse(ctx: RunContext) -> Verdict:
     """Paired MC differences on the same draws (control variate for the truncation part);
     holds when every difference's upper z·SE bound is < 0, contradicted when one is
@@ -416,11 +537,13 @@ def _sgd_setup() -> dict[str, Any]:
     r"$Z_{ij} \sim t_3$, $f = \frac12\sum_j h_j x_j^2$: final $E f(x_T)$ with TNQ is below "
     r"TUQ and QSGD at $b \in \{2, 3\}$ bits per coordinate.",
 )
+@_single_thread
 def heavy_tail_sgd(ctx: RunContext) -> Verdict:
     """Paired replicas (the same noise for every compressor), final loss mean ± SE; holds
     when TNQ is significantly lower than both, contradicted when significantly higher than
-    either. Details report uncompressed DSGD and the MSE of each codec w.r.t. the noisy and
-    the true gradient at the final iterate."""
+    either. Details report uncompressed DSGD and, for each codec at the optimum x* = 0,
+    the variance v_C = E[C(Z)²] about the true gradient (with the predicted loss floor)
+    and the MSE E[(C(Z) - Z)²] about the noisy gradient."""
     from theorykit.compressors.registry import make
     from theorykit.noise import StudentT
     from theorykit.rules import dynamic as dy
@@ -443,6 +566,17 @@ def heavy_tail_sgd(ctx: RunContext) -> Verdict:
 
     base = run(None)
     curves["none"] = base.loss_trace.tolist()
+    # stationary analysis at x* = 0 (the gradient is pure noise Z): the loss floor of
+    # x <- x - (η/N) Σ C(Z_i) is Σ_j η v_C/(2N(2 - η h_j)), v_C = E[C(Z)²] per coordinate
+    # (derived: the linear recursion's stationary variance, state-dependence ignored)
+    n_v = ctx.pick(4096, 32768)
+    zv = dens.sample(n_v * cfg["d"], torch.Generator().manual_seed(ctx.seed + 999))
+    zv = zv.reshape(n_v, cfg["d"])
+    floor_coef = float(np.sum(cfg["eta"] / (2 * cfg["n_workers"] * (2 - cfg["eta"] * h))))
+    stationary = [{"codec": "none", "bits": 32, "v_true": 3.0, "v_true_se": 0.0,
+                   "mse_vs_noisy": 0.0, "predicted_floor": 3.0 * floor_coef,
+                   "final_loss": float(base.final_loss.mean()),
+                   "final_loss_se": stats.mean_se(base.final_loss).se}]
     for b in bits:
         specs = {"nonuniform": q.optimize(dens, bits=b, scheme="nonuniform").compressor(),
                  "uniform": q.optimize(dens, bits=b, scheme="uniform").compressor(),
@@ -450,6 +584,15 @@ def heavy_tail_sgd(ctx: RunContext) -> Verdict:
         res = {k: run(dy.codec_compress(v)) for k, v in specs.items()}
         for k, r in res.items():
             curves[f"{k}_b{b}"] = r.loss_trace.tolist()
+            cz = specs[k].apply(zv.to(torch.float32),
+                                torch.Generator().manual_seed(ctx.seed + 998)).double()
+            v = stats.mean_se((cz**2).mean(dim=1).numpy())
+            stationary.append({
+                "codec": k, "bits": b, "v_true": v.mean, "v_true_se": v.se,
+                "mse_vs_noisy": float(((cz - zv) ** 2).mean()),
+                "predicted_floor": v.mean * floor_coef,
+                "final_loss": float(r.final_loss.mean()),
+                "final_loss_se": stats.mean_se(r.final_loss).se})
         for other in ("uniform", "qsgd"):
             diff = stats.mean_se(res["nonuniform"].final_loss - res[other].final_loss)
             if diff.mean + z * diff.se < 0:
@@ -470,6 +613,20 @@ def heavy_tail_sgd(ctx: RunContext) -> Verdict:
                          "result": verdict})
     base_est = stats.mean_se(base.final_loss)
     show = max(rows, key=lambda r: r["diff"] / max(r["se"], 1e-300))
+    explanation = (
+        "Equal bits: TNQ/TUQ send b bits per coordinate (α is a fixed codec parameter, not "
+        "sent), QSGD sends b bits per coordinate plus a 32-bit norm, so TNQ never has more "
+        "bits. Same η for all; Student-t(3) noise (infinite fourth moment). At the optimum "
+        "the gradient is pure noise and the final loss is set by v_C = E[C(Z)^2], the "
+        "compressed gradient's variance about the TRUE gradient, not by E[(C(Z) - Z)^2], "
+        "the error about the noisy gradient that TNQ's threshold minimises. Truncation "
+        "removes noise: every truncated codec ends below uncompressed DSGD, and the "
+        "uniform optimum has the smaller threshold, hence the smaller v_C and loss. TNQ's "
+        "lower MSE (heavy-tail-mse holds) does not become a lower loss in this noise-"
+        "dominated regime; it beats QSGD by a wide margin.")
+    if status == Status.CONTRADICTED:
+        explanation += (" Verdict contradicted: TNQ's final loss is significantly higher "
+                        "than TUQ's at equal bits in this setting.")
     return Verdict(
         f"{PREFIX}.heavy-tail-sgd", status, predicted="loss_TNQ - loss_other < 0",
         measured=show["diff"], interval=(show["diff"] - z * show["se"],
@@ -480,8 +637,9 @@ def heavy_tail_sgd(ctx: RunContext) -> Verdict:
         sample_size=f"{R} paired replicas x {T} steps, N = {cfg['n_workers']}, d = {cfg['d']}",
         seed=ctx.seed,
         details={"comparisons": rows, "setup": cfg,
-                 "dsgd_uncompressed_final_loss": [base_est.mean, base_est.se]},
-        series={"loss_curves": curves, "comparisons": rows},
+                 "dsgd_uncompressed_final_loss": [base_est.mean, base_est.se],
+                 "stationary": stationary, "explanation": explanation},
+        series={"loss_curves": curves, "comparisons": rows, "stationary": stationary},
     )
 
 
@@ -497,6 +655,7 @@ def heavy_tail_sgd(ctx: RunContext) -> Verdict:
     statement=r"With $s_t = \|g_t\|(1-\mu\eta)^{(T-1-t)/2}\sqrt{TL\eta^2 d/(8N\varepsilon_Q)}$"
     r", every fixed-$s$ QSGD schedule whose final loss is at most DQ-SGD's sends more bits.",
 )
+@_single_thread
 def dqsgd_bits(ctx: RunContext) -> Verdict:
     """Fixed schedules s ∈ {1, 3, 7, 15, 31, 63} and DQ-SGD at two error targets on the same
     noise (paired). A fixed schedule 'reaches' DQ's error if its mean final loss exceeds
@@ -576,6 +735,7 @@ def dqsgd_bits(ctx: RunContext) -> Verdict:
     r"is $\le$ the same sum for every constant $k$ with $Tk \le K$, for $w_t = "
     r"(1-\mu\eta)^{T-1-t}$ and $w_t = 1$.",
 )
+@_single_thread
 def adaptive_topk(ctx: RunContext) -> Verdict:
     """Exact: gradients of worker 0 recorded over T steps of uncompressed distributed SGD
     on the quadratic with Gaussian and Student-t noise; budgets 2%, 5%, 20% of T·d."""
@@ -626,6 +786,7 @@ def adaptive_topk(ctx: RunContext) -> Verdict:
     statement=r"$\mathrm{MSE} = B(\alpha) + \sum_j\int(g-\ell_j)(\ell_{j+1}-g)p + "
     r"\Delta^2 m p(1-p)$, $\Delta = 2\alpha/s$.",
 )
+@_single_thread
 def private_mse(ctx: RunContext) -> Verdict:
     """MC of the mechanism (torch: clip, stochastic rounding, torch.binomial) on Gaussian
     and Laplace draws for several (s, m), Bonferroni z."""
@@ -674,6 +835,7 @@ def private_mse(ctx: RunContext) -> Verdict:
     r"$\delta_{\rm exact}(\varepsilon) = \max\sum_y (P(y) - e^\varepsilon Q(y))_+$ over "
     r"the d-fold product of $(\mathrm{Bin}(m,p), \mathrm{Bin}(m,p) + k)$.",
 )
+@_single_thread
 def private_epsilon(ctx: RunContext) -> Verdict:
     """Exact (deterministic) comparison over (m, k, d, δ) cases; also checks that the
     scalar privacy profile is monotone in the shift (δ_j(ε) <= δ_k(ε), j < k), which the

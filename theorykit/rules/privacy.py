@@ -226,7 +226,7 @@ def exact_epsilon(m: int, p: float, k: int, delta: float, d: int = 1,
     lo, hi = 0.0, 1.0
     while exact_delta(m, p, k, hi, d) > delta:
         hi *= 2
-        if hi > 1e4:
+        if hi > 512:  # e^ε overflows beyond ~709; δ(512) > δ means ε is effectively ∞
             return math.inf
     if exact_delta(m, p, k, 0.0, d) <= delta:
         return 0.0
