@@ -283,3 +283,14 @@ def test_symbolic_instance_reads_specs_that_require_values():
     (u,) = spec.classes()
     s = sp.Symbol("s", integer=True, positive=True, real=True)
     assert sp.simplify(u.omega - D / s**2) == 0
+
+
+def test_verify_exit_status_follows_fail_on(private_registry, capsys):
+    """A contradicted claim fails `verify` by default, not with --fail-on error; an error
+    verdict fails both."""
+    args = ["verify", "--only", "report.wrong", "--no-progress"]
+    assert main(args) == 1
+    assert main([*args, "--fail-on", "error"]) == 0
+    assert "contradicted (findings" in capsys.readouterr().out
+    assert main(["verify", "--only", "report.broken", "--no-progress", "--fail-on",
+                 "error"]) == 1

@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=20251, help="master seed (default 20251)")
     p.add_argument("--device", default="cpu", help="torch device for simulations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--fail-on", choices=("contradicted", "error"), default="contradicted",
+                   help="exit status 1 when a claim is contradicted or errors (default), or "
+                        "only when a check errors (contradicted claims are then findings)")
     p.set_defaults(func=run, mode="quick")
 
 
@@ -93,4 +96,10 @@ def run(args: argparse.Namespace) -> int:
         out.write_text(json.dumps({"mode": args.mode, "seed": args.seed,
                                    "verdicts": [v.to_json() for v in verdicts]},
                                   indent=2, default=str))
-    return 1 if counts["contradicted"] or counts["error"] else 0
+    contradicted = [v.claim_id for v in verdicts if v.status == Status.CONTRADICTED]
+    if contradicted:
+        console.print("contradicted (findings, with their numbers above; details in --json): "
+                      + ", ".join(contradicted))
+    if counts["error"]:
+        return 1
+    return 1 if contradicted and args.fail_on == "contradicted" else 0
