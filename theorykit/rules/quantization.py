@@ -68,6 +68,7 @@ from typing import Any, Literal
 import numpy as np
 import sympy as sp
 
+from theorykit import diskcache
 from theorykit.errors import DerivationError, InputError
 
 __all__ = [
@@ -454,7 +455,11 @@ def _pieces(d: Density) -> _StdPieces:
         raise DerivationError(f"density {d.name}: no closed-form integrals (numeric path)")
     key = (d.name, sp.srepr(d.q), d.lower, sp.srepr(d.shape_subs))
     if key not in _PIECES:
-        _PIECES[key] = _derive_pieces(d)
+        cached = diskcache.load("quantization-pieces", repr(key))
+        if diskcache.missing(cached):
+            cached = _derive_pieces(d)
+            diskcache.store("quantization-pieces", repr(key), cached)
+        _PIECES[key] = cached
     return _PIECES[key]
 
 
@@ -774,7 +779,11 @@ def _closed_form(d: Density, scheme: str, mass: str) -> _ClosedForm | None:
     None where SymPy finds none (cached)."""
     key = (d.name, sp.srepr(d.q), d.lower, scheme, mass)
     if key not in _CLOSED:
-        _CLOSED[key] = _derive_closed_form(d, scheme, mass)
+        cached = diskcache.load("quantization-closed-form", repr(key))
+        if diskcache.missing(cached):
+            cached = _derive_closed_form(d, scheme, mass)
+            diskcache.store("quantization-closed-form", repr(key), cached)
+        _CLOSED[key] = cached
     return _CLOSED[key]
 
 
