@@ -163,21 +163,27 @@ def run_torchsde(spec, x0, steps, gen):
     return out[-1]
 
 
-def timeit(fn: Callable[[int], Any], steps: int, repeats: int, budget_s: float
-           ) -> tuple[float, int]:
-    """A 1-step probe sets the step count so that one run takes about ``budget_s`` at most
-    (never more than ``steps``); returns (best-of-``repeats`` seconds per step, steps used).
-    The best of several runs is the least disturbed by other processes on the machine."""
-    t0 = time.perf_counter()
-    fn(1)  # warm-up and probe
-    probe = time.perf_counter() - t0
-    n = max(1, min(steps, int(budget_s / max(probe, 1e-9))))
-    times = []
-    for _ in range(repeats):
+def timeit(fns: dict[str, Callable[[int], Any]], steps: int, repeats: int, budget_s: float
+           ) -> dict[str, tuple[float, int]]:
+    """Per contender, a 1-step probe sets the step count so that one run takes about
+    ``budget_s`` at most (never more than ``steps``); returns, per contender, (best-of-
+    ``repeats`` seconds per step, steps used). The repeats are interleaved (contender A, B,
+    C, ..., A, B, C, ...) so that a burst of load from other processes on the machine hits
+    every contender alike rather than all the repeats of one; the best of several runs is
+    the least disturbed."""
+    n: dict[str, int] = {}
+    for name, fn in fns.items():
         t0 = time.perf_counter()
-        fn(n)
-        times.append(time.perf_counter() - t0)
-    return min(times) / n, n
+        fn(1)  # warm-up and probe
+        probe = time.perf_counter() - t0
+        n[name] = max(1, min(steps, int(budget_s / max(probe, 1e-9))))
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(n[name])
+            times[name].append(time.perf_counter() - t0)
+    return {name: (min(times[name]) / n[name], n[name]) for name in fns}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             steps = 20 if args.quick else 200
             spec = build(kind, d, dtype)
             x0 = torch.zeros(paths, d, dtype=dtype)
-            res, used = {}, {}
+            fns = {}
             for name, runner in (
                 ("theorykit", lambda n, g, s=spec, x=x0: run_theorykit(s, x, n, g, "td")),
                 ("theorykit_hand_fg",
@@ -217,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
                 ("torchsde", lambda n, g, s=spec, x=x0: run_torchsde(s, x, n, g)),
             ):
                 gen = torch.Generator().manual_seed(0)
-                per_step, used[name] = timeit(lambda n, r=runner, g=gen: r(n, g), steps,
-                                              args.repeats, args.budget)
-                res[name] = paths / per_step
+                fns[name] = lambda n, r=runner, g=gen: r(n, g)
+            timed = timeit(fns, steps, args.repeats, args.budget)
+            res = {name: paths / per_step for name, (per_step, _) in timed.items()}
+            used = {name: n for name, (_, n) in timed.items()}
             row = {"noise": kind, "d": d, "paths": paths, "steps": used,
                    "paths_steps_per_s": res, "sde": spec["origin"],
                    "derive_and_lambdify_s": spec["derive_s"],

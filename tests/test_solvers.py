@@ -300,3 +300,36 @@ def test_bad_input():
         get_solver("rk45")
     with pytest.raises(InputError, match="record_every"):
         solve(f, g, x0, 0, 1, 0.1, record_every=0)
+
+
+@pytest.mark.parametrize("method", ["euler", "milstein"])
+def test_derived_coefficients_vectorised_path_matches_plain_path(method):
+    """Solving a lambdified diagonal SDE (its d components evaluated as one vectorised
+    template, sqrt taken in place) gives the same paths as the plain per-component
+    lambdify with the out-of-place sqrt(eta Σ_jj), to 1e-12 in float64."""
+    import sympy as sp
+
+    from theorykit.sde.lambdify import sqrt_nonneg, vector_function
+    from theorykit.sde.sde import SDE, TIME
+
+    d, eta = 7, 0.05
+    xs = sp.symbols(f"x_1:{d + 1}", real=True)
+    lam = [sp.Rational(1, 2) + sp.Rational(j, 4) for j in range(d)]  # λ = 1 and 2 included
+    drift = [-lam[j] * xs[j] for j in range(d)]
+    cov = [lam[j] ** 2 * xs[j] ** 2 / 4 + sp.Rational(1, 2) for j in range(d)]
+    sde = SDE(x=list(xs), drift=sp.Matrix(drift), diffusion_cov=sp.diag(*cov))
+    f_fast, g_fast = sde.lambdify("torch", {"eta": eta})
+    assert f_fast.paths["groups"] == 1
+    assert sde.lambdify_cov("torch", {"eta": eta}).paths["groups"] == 1  # x_7**2 + 1/2 too
+    f_plain = vector_function(drift, xs, "torch", t=TIME, fast=False)
+    c_plain = vector_function(cov, xs, "torch", t=TIME, fast=False)
+
+    def g_plain(t, x):
+        return math.sqrt(eta) * sqrt_nonneg(c_plain(t, x))
+
+    x0 = torch.linspace(-2, 2, 300 * d, dtype=DT).reshape(300, d)
+    runs = [solve(f, g, x0, 0.0, 1.0, eta, method=method,
+                  generator=torch.Generator().manual_seed(3)).x
+            for f, g in ((f_fast, g_fast), (f_plain, g_plain))]
+    assert torch.isfinite(runs[0]).all() and runs[0].std() > 0.1
+    torch.testing.assert_close(runs[0], runs[1], rtol=1e-12, atol=1e-14)

@@ -23,13 +23,20 @@ Speed: components are evaluated as *vectors*, not one by one, where the structur
 
 1. components that depend on a single coordinate and share one expression *template* up to
    numeric constants (e.g. ``-λ_j x_j`` or ``erf(c_j x_j)`` on a diagonal quadratic) are
-   evaluated by one lambdified template with vector-valued constants;
+   evaluated by one lambdified template with vector-valued constants, broadcast over
+   ``(P, d)``. Templates are matched with explicit coefficients where needed, so a
+   coefficient that happens to be 1 (``x_j**2 + 1/2`` among ``c_j x_j**2 + 1/2``) does not
+   split the components into a second template (with a gather and a scatter per call); a
+   constant shared by all components is passed as a scalar; contiguous column ranges are
+   views, not gathers;
 2. affine components in several coordinates (DSGD on a general quadratic) are one matmul;
 3. other polynomials in x (e.g. a rand-k covariance ``c g_j g_k``) are evaluated as a sparse
    polynomial (a few gathers and one scatter-add, whatever d);
 4. anything else falls back to one lambdified function of all components (with ``cse``).
 
-The three paths agree with the plain per-component lambdify (tested).
+The three paths agree with the plain per-component lambdify (tested). The functions return
+a new array (never the input or a view of it), which callers such as
+:meth:`theorykit.sde.sde.SDE.lambdify` may modify in place.
 """
 
 from __future__ import annotations
@@ -358,6 +365,11 @@ class _Ops:
             return torch.tensor(list(values), dtype=like.dtype, device=like.device)
         return np.asarray(values, dtype=float)
 
+    def scalar(self, value: float, like: Any) -> Any:
+        if self.torch:
+            return torch.tensor(value, dtype=like.dtype, device=like.device)
+        return np.float64(value)
+
     def empty(self, p: int, m: int, like: Any) -> Any:
         if self.torch:
             return torch.empty((p, m), dtype=like.dtype, device=like.device)
@@ -382,12 +394,41 @@ class _Group:
         self.consts = consts    # list of per-placeholder constant lists
 
 
-def _template_key(expr: sp.Basic, u: sp.Symbol, t: sp.Symbol | None):
-    """(structure key, numbers in preorder, template builder) of a one-coordinate expr."""
+class _Members:
+    """One-coordinate components that share a canonical template (see _template_key)."""
+
+    def __init__(self) -> None:
+        self.exprs: list[sp.Basic] = []       # each component with its coordinate as u
+        self.comps: list[int] = []            # output indices
+        self.cols: list[int] = []             # state coordinate of each component
+        self.keys: list[str] = []             # raw template keys
+        self.nums: list[list[sp.Expr]] = []   # raw template numbers
+        self.cnums: list[list[sp.Expr]] = []  # canonical template numbers
+
+
+def _child_is_term(e: sp.Basic) -> bool:
+    """Whether the arguments of ``e`` are *term positions* (summands, function arguments)."""
+    return isinstance(e, sp.Add | sp.Function)
+
+
+def _protected_child(e: sp.Basic, k: int, a: sp.Basic) -> bool:
+    """Numbers that stay literal in a template: integer powers and 2F1 parameters."""
+    return (isinstance(e, sp.Pow) and k == 1 and a.is_Integer) or (
+        type(e).__name__ == "_tk_hyp2f1" and k < 3)
+
+
+def _template_key(expr: sp.Basic, u: sp.Symbol, t: sp.Symbol | None, canon: bool = False):
+    """(structure key, numbers in preorder) of a one-coordinate expression.
+
+    Two components with the same key are the same *template* up to their unprotected
+    numbers. With ``canon=True`` every term position (the root, each summand, each function
+    argument) carries an explicit multiplicative coefficient (``as_coeff_Mul``), so that e.g.
+    ``x_1**2 + 1/2`` and ``0.11*x_2**2 + 1/2`` (a coefficient that happens to be 1) or
+    ``erf(x_1)`` and ``erf(0.7*x_2)`` share one key."""
     numbers: list[sp.Expr] = []
     tokens: list[str] = []
 
-    def walk(e: sp.Basic, protected: bool) -> None:
+    def walk(e: sp.Basic, protected: bool, term: bool) -> None:
         if e.is_Number:
             if protected:
                 tokens.append(f"={sp.srepr(e)}")
@@ -395,37 +436,43 @@ def _template_key(expr: sp.Basic, u: sp.Symbol, t: sp.Symbol | None):
                 tokens.append("#")
                 numbers.append(e)
             return
+        if canon and term and not protected and isinstance(e, sp.Expr):
+            coeff, e = e.as_coeff_Mul()
+            tokens.append("#*")
+            numbers.append(coeff)
         if not e.args:
             tokens.append(sp.srepr(e) if e not in (u, t) else ("u" if e == u else "t"))
             return
         tokens.append(f"{type(e).__name__}(")
+        child_term = _child_is_term(e)
         for k, a in enumerate(e.args):
-            prot = protected or (isinstance(e, sp.Pow) and k == 1 and a.is_Integer) or (
-                type(e).__name__ == "_tk_hyp2f1" and k < 3)
-            walk(a, prot)
+            walk(a, protected or _protected_child(e, k, a), child_term)
         tokens.append(")")
 
-    walk(expr, False)
+    walk(expr, False, True)
     return "".join(tokens), numbers
 
 
-def _build_template(expr: sp.Basic, placeholders: list[sp.Symbol]) -> sp.Basic:
-    """Rebuild ``expr`` with its unprotected numbers replaced by ``placeholders`` (preorder)."""
+def _build_template(expr: sp.Basic, placeholders: list[sp.Symbol], canon: bool = False
+                    ) -> sp.Basic:
+    """Rebuild ``expr`` with its unprotected numbers replaced by ``placeholders`` (preorder,
+    the order of :func:`_template_key` with the same ``canon``)."""
     it = iter(placeholders)
 
-    def build(e: sp.Basic, protected: bool) -> sp.Basic:
+    def build(e: sp.Basic, protected: bool, term: bool) -> sp.Basic:
         if e.is_Number:
             return e if protected else next(it)
-        if not e.args:
-            return e
-        new = []
-        for k, a in enumerate(e.args):
-            prot = protected or (isinstance(e, sp.Pow) and k == 1 and a.is_Integer) or (
-                type(e).__name__ == "_tk_hyp2f1" and k < 3)
-            new.append(build(a, prot))
-        return e.func(*new)
+        coef = None
+        if canon and term and not protected and isinstance(e, sp.Expr):
+            _, e = e.as_coeff_Mul()
+            coef = next(it)
+        if e.args:
+            child_term = _child_is_term(e)
+            e = e.func(*[build(a, protected or _protected_child(e, k, a), child_term)
+                         for k, a in enumerate(e.args)])
+        return e if coef is None else coef * e
 
-    return build(expr, False)
+    return build(expr, False, True)
 
 
 def _polynomial_terms(e: sp.Expr, index: dict[sp.Symbol, int]):
@@ -452,7 +499,8 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
     """``fn(t, X) -> (P, m)`` evaluating ``exprs`` on a batch ``X`` of shape ``(P, d)``.
 
     ``params`` maps symbols (or their names) to numbers; every other free symbol must be a
-    state symbol or ``t``. ``fast=False`` forces the plain path (used by tests)."""
+    state symbol or ``t``. ``fast=False`` forces the plain path (used by tests). The result
+    is a new array that shares no memory with ``X`` (safe to modify in place)."""
     x = list(x)
     index = {s: k for k, s in enumerate(x)}
     prepared = [prepare(e, backend, params) for e in exprs]
@@ -464,7 +512,7 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
     const_idx, const_val = [], []
     poly_idx, poly_terms = [], []
     lin_idx, lin_terms = [], []
-    groups: dict[str, tuple[sp.Basic, list[int], list[int], list[list[sp.Expr]]]] = {}
+    groups: dict[str, _Members] = {}
     rest_idx: list[int] = []
     u = sp.Dummy("u", real=True)
     for j, e in enumerate(prepared):
@@ -480,12 +528,14 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
         if len(xs) == 1:
             eu = e.xreplace({xs[0]: u})
             key, nums = _template_key(eu, u, t)
-            if key not in groups:
-                groups[key] = (eu, [], [], [])
-            _, comps, cols, numlists = groups[key]
-            comps.append(j)
-            cols.append(index[xs[0]])
-            numlists.append(nums)
+            ckey, cnums = _template_key(eu, u, t, canon=True)
+            grp = groups.setdefault(ckey, _Members())
+            grp.exprs.append(eu)
+            grp.comps.append(j)
+            grp.cols.append(index[xs[0]])
+            grp.keys.append(key)
+            grp.nums.append(nums)
+            grp.cnums.append(cnums)
             continue
         if t is None or t not in fs:
             pt = _polynomial_terms(e, index)
@@ -528,14 +578,23 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
         poly = (flat_out, flat_coef, fac_mat, maxdeg)
 
     tmpl: list[_Group] = []
-    for eu, comps, cols, numlists in groups.values():
+    for grp in groups.values():
+        # one raw template if all members share it; else the canonical one (explicit
+        # coefficients), whose placeholders equal to 1 in every member are dropped again
+        canon = len(set(grp.keys)) > 1
+        numlists = grp.cnums if canon else grp.nums
         n_ph = len(numlists[0])
         ph = [sp.Dummy(f"c{k}", real=True) for k in range(n_ph)]
-        template = _build_template(eu, ph)
+        template = _build_template(grp.exprs[0], ph, canon=canon)
+        consts = [[float(nl[k]) for nl in numlists] for k in range(n_ph)]
+        if canon:
+            ones = {ph[k]: sp.Integer(1) for k in range(n_ph) if all(v == 1.0 for v in consts[k])}
+            template = template.xreplace(ones)
+            consts = [cl for k, cl in enumerate(consts) if ph[k] not in ones]
+            ph = [q for q in ph if q not in ones]
         args = [t if t is not None else sp.Dummy("t"), u, *ph]
         fn = _lambdify(args, template, backend)
-        consts = [[float(nl[k]) for nl in numlists] for k in range(n_ph)]
-        tmpl.append(_Group(fn, comps, cols, consts))
+        tmpl.append(_Group(fn, grp.comps, grp.cols, consts))
 
     rest_fn = None
     if rest_idx:
@@ -546,6 +605,7 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
     uses_t = t is not None and any(e.has(t) for e in prepared)
     single_full = (len(tmpl) == 1 and not (const_idx or lin_idx or poly_idx or rest_idx)
                    and tmpl[0].comps == list(range(m)) and tmpl[0].cols == list(range(d)))
+    only_affine = (len(lin_idx) == m and lin_idx == list(range(m)) and m > 0)
 
     def materialize(like: Any) -> dict[str, Any]:
         key = (str(getattr(like, "device", "cpu")), getattr(like, "dtype", None))
@@ -566,9 +626,13 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
                 c["poly_order"] = order
                 starts = np.searchsorted(np.asarray(out_i)[order], np.arange(len(poly_idx)))
                 c["poly_starts"] = starts
-        c["groups"] = [(g.fn, _index(g.comps, like, backend), _index(g.cols, like, backend),
-                        [ops.const(cl, like) for cl in g.consts],
-                        g.comps == list(range(m)) and g.cols == list(range(d)))
+        # a constant shared by every member of a group is passed as a 0-d array (a scalar
+        # operand is cheaper than a broadcast (d,) vector); column sets that are
+        # contiguous ranges become slices (views) instead of gathers/scatters
+        c["groups"] = [(g.fn, _selector(g.comps, like, backend), _selector(g.cols, like, backend),
+                        [ops.scalar(cl[0], like) if all(v == cl[0] for v in cl)
+                         else ops.const(cl, like) for cl in g.consts],
+                        g.comps == list(range(m)) and g.cols == list(range(d)), len(g.comps))
                        for g in tmpl]
         if lin is not None:
             c["lin_idx"] = _index(lin_idx, like, backend)
@@ -596,8 +660,10 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
             tt = torch.tensor(float(tt), dtype=X.dtype, device=X.device)
         c = materialize(X)
         if single_full:
-            gfn, _, _, consts, _ = c["groups"][0]
-            return _broadcast(gfn(tt, X, *consts), (p, m), backend, X)
+            gfn, _, _, consts, _, _ = c["groups"][0]
+            return _fresh(_broadcast(gfn(tt, X, *consts), (p, m), backend, X), X, backend)
+        if only_affine:
+            return X @ c["lin_M"] + c["lin_c"]
         out = ops.empty(p, m, X)
         if const_idx:
             out[:, c["const_idx"]] = c["const_val"]
@@ -622,13 +688,13 @@ def vector_function(exprs: Sequence[Any], x: Sequence[sp.Symbol], backend: Backe
                 out[:, :] = vals
             else:
                 out[:, c["lin_idx"]] = vals
-        for gfn, comps, cols, consts, full in c["groups"]:
-            U = X if full else X[:, cols]
+        for gfn, comps, cols, consts, full, n_comps in c["groups"]:
+            U = X if full else _take(X, cols, backend)
             v = gfn(tt, U, *consts)
             if full:
                 out[:, :] = _broadcast(v, (p, m), backend, X)
             else:
-                out[:, comps] = _broadcast(v, (p, len(comps)), backend, X)
+                _put(out, comps, _broadcast(v, (p, n_comps), backend, X), backend)
         if rest_fn is not None:
             cols = [rest_fn(tt, *[X[:, k] for k in range(d)])]
             vals = cols[0] if isinstance(cols[0], list | tuple) else [cols[0]]
@@ -648,6 +714,40 @@ def _index(idx: Sequence[Any], like: Any, backend: Backend) -> Any:
     if backend == "torch":
         return torch.tensor(idx, dtype=torch.long, device=like.device)
     return np.asarray(idx, dtype=np.intp)
+
+
+def _selector(idx: Sequence[int], like: Any, backend: Backend) -> Any:
+    """A slice when ``idx`` is a contiguous increasing range, else an index array."""
+    if len(idx) and list(idx) == list(range(idx[0], idx[0] + len(idx))):
+        return slice(idx[0], idx[0] + len(idx))
+    return _index(idx, like, backend)
+
+
+def _take(X: Any, sel: Any, backend: Backend) -> Any:
+    """The columns ``sel`` (slice or index array) of ``X``."""
+    if isinstance(sel, slice):
+        return X[:, sel]
+    return torch.index_select(X, 1, sel) if backend == "torch" else X[:, sel]
+
+
+def _put(out: Any, sel: Any, v: Any, backend: Backend) -> None:
+    """``out[:, sel] = v`` (slice or index array)."""
+    if isinstance(sel, slice) or backend != "torch":
+        out[:, sel] = v
+    else:
+        out.index_copy_(1, sel, v.contiguous() if v.stride(-1) == 0 else v)
+
+
+def _fresh(v: Any, X: Any, backend: Backend) -> Any:
+    """``v`` as an array that shares no memory with ``X`` and is writable (a copy only when
+    ``v`` is ``X`` itself, a view of it or a broadcast), so callers may modify it in place."""
+    if backend == "torch":
+        if v.data_ptr() == X.data_ptr() or 0 in v.stride() or v._base is not None:
+            return v.clone(memory_format=torch.contiguous_format)
+        return v
+    if np.shares_memory(v, X) or not v.flags.writeable:
+        return np.array(v)
+    return v
 
 
 def _broadcast(v: Any, shape: tuple[int, int], backend: Backend, like: Any) -> Any:

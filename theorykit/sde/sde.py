@@ -249,7 +249,7 @@ class SDE:
 
         if self.is_diagonal:
             def diffusion_fn(t: Any, X: Any) -> Any:
-                return sq * sqrt_nonneg(cov_fn(t, X))
+                return _scaled_sqrt(cov_fn(t, X), sq)
         else:
             def diffusion_fn(t: Any, X: Any) -> Any:
                 return sq * _factor(cov_fn(t, X))
@@ -273,6 +273,21 @@ class SDE:
         diffusion_fn.noise_type = self.noise_type  # type: ignore[attr-defined]
         diffusion_fn.constant = const  # type: ignore[attr-defined]
         return drift_fn, diffusion_fn
+
+
+def _scaled_sqrt(v: Any, sq: float) -> Any:
+    """``sq * sqrt(max(v, 0))`` element-wise, in place on ``v`` (a fresh array returned by
+    :func:`~theorykit.sde.lambdify.vector_function`): the same operations in the same order
+    as ``sq * sqrt_nonneg(v)``, so bit-identical, without two temporaries per call. Out of
+    place when ``v`` takes part in autograd (Milstein's derivative)."""
+    if isinstance(v, torch.Tensor):
+        if v.requires_grad:
+            return sq * sqrt_nonneg(v)
+        return v.clamp_(min=0.0).sqrt_().mul_(sq)
+    v = np.maximum(v, 0.0, out=v)
+    np.sqrt(v, out=v)
+    v *= sq
+    return v
 
 
 def _factor(cov: Any) -> Any:
