@@ -12,6 +12,13 @@ second. Targets (issue 2):
   0.25x that of the copy;
 * top-k: encode + decode time at most 2x that of ``torch.topk`` alone.
 
+Ratios are medians of per-round ratios (a codec run and its reference run taken back to back
+in the same round, in alternating order), not ratios of separate medians; the printed times
+are the separate medians. ``x warm`` (diagnostic, no target) is the same ratio against a copy
+into an already paged-in buffer: on a VM ``x.clone()`` of 40 MB is mostly first-touch page
+faults (e.g. 15 ms against 2-5 ms warm at d = 1e7), and their cost varies over time, so a
+jump of ``x copy`` without one of ``x warm`` points at the reference, not at the codec.
+
 Usage::
 
     python benchmarks/compressors.py            # d = 1e6, 1e7
@@ -66,24 +73,44 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def paired_times(fns: dict[str, Callable[[], Any]], device: torch.device, repeats: int,
-                 warmup: int) -> dict[str, float]:
-    """Median times of several functions measured *interleaved* (one run of each per round),
-    so that a reference and a codec see the same machine load; medians over ``repeats``
-    rounds after ``warmup`` rounds."""
+def paired_runs(fns: dict[str, Callable[[], Any]], device: torch.device, repeats: int,
+                warmup: int) -> dict[str, list[float]]:
+    """Times of several functions measured *interleaved*: one run of each per round, so that
+    a reference and a codec see the same machine load; ``repeats`` rounds after ``warmup``
+    rounds. The order within a round alternates (forward, then reversed), so neither side
+    always runs right after the other (and inherits its cache/allocator/thread state)."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     _sync(device)
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    names = list(fns)
+    for r in range(repeats):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            fn = fns[name]
             _sync(device)
             t0 = time.perf_counter()
             fn()
             _sync(device)
             times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return times
+
+
+def paired_times(fns: dict[str, Callable[[], Any]], device: torch.device, repeats: int,
+                 warmup: int) -> dict[str, float]:
+    """Median times of :func:`paired_runs`."""
+    runs = paired_runs(fns, device, repeats, warmup)
+    return {k: statistics.median(v) for k, v in runs.items()}
+
+
+def paired_ratio(runs: dict[str, list[float]], num: str, den: str) -> float:
+    """Median over rounds of the per-round ratio ``num_i / den_i``.
+
+    A ratio of two separate medians can pair a codec time from one load phase of a shared
+    machine with a reference time from another (the two medians may come from different
+    rounds), which made ratios jump by up to ~8x between codecs of equal cost; the
+    per-round ratio compares two runs taken back to back under the same load."""
+    return statistics.median(a / b for a, b in zip(runs[num], runs[den], strict=True))
 
 
 def group_of(name: str) -> str:
@@ -109,6 +136,12 @@ def run(dims: list[int], device: str, repeats: int, warmup: int, only: list[str]
         def copy(x=x):
             return x.clone()
 
+        warm_buf = torch.empty_like(x)
+
+        def warm_copy(x=x, out=warm_buf):
+            # diagnostic only: a copy into memory already paged in (no first-touch faults)
+            return out.copy_(x)
+
         def topk(xa=xa, k=k):
             return torch.topk(xa, k, sorted=False)
 
@@ -120,7 +153,7 @@ def run(dims: list[int], device: str, repeats: int, warmup: int, only: list[str]
               f"{1e3 * ref['topk']:.3f} ms (references re-measured interleaved with each codec)",
               flush=True)
         print(f"{'codec':<24}{'group':<11}{'ms':>10}{'GB/s':>9}{'bits/elt':>9}"
-              f"{'x copy':>8}{'x topk':>8}  target")
+              f"{'x copy':>8}{'x warm':>8}{'x topk':>8}  target")
         for name, cls in catalog().items():
             if only and name not in only:
                 continue
@@ -133,17 +166,19 @@ def run(dims: list[int], device: str, repeats: int, warmup: int, only: list[str]
                 def codec(spec=spec, g=g, x=x):
                     return spec.decode(spec.encode(x, g))
 
-                fns = {"codec": codec, "copy": copy}
+                fns = {"codec": codec, "copy": copy, "warm_copy": warm_copy}
                 if grp == "sparsifier":
                     fns["topk"] = topk
-                t = paired_times(fns, dev, repeats, warmup)
+                runs = paired_runs(fns, dev, repeats, warmup)
+                t = {k: statistics.median(v) for k, v in runs.items()}
             except Exception as exc:  # report, keep benchmarking the rest
                 print(f"{name:<24}error: {type(exc).__name__}: {exc}")
                 results.append({"codec": name, "d": d, "error": f"{type(exc).__name__}: "
                                 f"{exc}"})
                 continue
-            vs_copy = t["copy"] / t["codec"]
-            vs_topk = t["codec"] / t["topk"] if "topk" in t else None
+            vs_copy = paired_ratio(runs, "copy", "codec")
+            vs_topk = paired_ratio(runs, "codec", "topk") if "topk" in t else None
+            vs_warm = paired_ratio(runs, "warm_copy", "codec")
             target, met = "", None
             if grp in ("sign", "quantizer"):
                 target, met = f">= {COPY_TARGET}x copy", vs_copy >= COPY_TARGET
@@ -154,11 +189,12 @@ def run(dims: list[int], device: str, repeats: int, warmup: int, only: list[str]
                    "bits_per_element": nbits / d, "copy_ms": 1e3 * t["copy"],
                    "topk_ms": None if "topk" not in t else 1e3 * t["topk"],
                    "ratio_vs_copy": vs_copy, "time_ratio_vs_topk": vs_topk,
+                   "warm_copy_ms": 1e3 * t["warm_copy"], "ratio_vs_warm_copy": vs_warm,
                    "target": target, "met": met}
             results.append(row)
             flag = "" if met is None else ("MET" if met else "MISSED")
             print(f"{name:<24}{grp:<11}{1e3 * t['codec']:>10.3f}{row['GBps']:>9.3f}"
-                  f"{row['bits_per_element']:>9.3f}{vs_copy:>8.3f}"
+                  f"{row['bits_per_element']:>9.3f}{vs_copy:>8.3f}{vs_warm:>8.3f}"
                   f"{vs_topk if vs_topk is not None else float('nan'):>8.2f}  "
                   f"{target} {flag}", flush=True)
     summary = [r for r in results if r.get("met") is not None]

@@ -546,6 +546,45 @@ def test_nonuniform_cell_search_matches_a_float64_reference(levels):
     assert np.array_equal(got, ref)
 
 
+_BENCH_GRID = [2.0 * (2 * i / 15 - 1) * abs(2 * i / 15 - 1) for i in range(16)]
+
+
+@pytest.mark.parametrize("levels", [
+    [-1.0, -0.3, 0.0, 0.3, 1.0],
+    [-1.0, -0.999, -0.5, 0.0, 1e-3, 2e-3, 0.7, 1.0],               # very uneven gaps
+    sorted(set(np.round(np.random.default_rng(0).uniform(-3, 3, 40), 4).tolist())
+           | {-3.0, 3.0}),
+    _BENCH_GRID,                                                    # the benchmark's grid
+    [-2.0 + 4.0 * i / 127 for i in range(128)],                     # s = 127, uniform
+])
+def test_nonuniform_fast_kernel_equals_general_kernel(levels):
+    """The table-driven encode kernel gives the same codes as the general one (same random
+    integers) at random points, at every level, at its float32 neighbours and beyond
+    +-tau; and whole encodes/applies agree with the fast kernel switched off."""
+    tau = float(levels[-1])
+    spec = TruncatedNonuniform(tau=tau, levels=levels)
+    assert spec._jtab is not None
+    lv = np.asarray(levels, np.float32)
+    rng = np.random.default_rng(2)
+    pts = np.concatenate([rng.uniform(1.2 * lv[0], 1.2 * lv[-1], 50000).astype(np.float32),
+                          lv, np.nextafter(lv, np.float32(-np.inf)),
+                          np.nextafter(lv, np.float32(np.inf)), [-0.0, 0.0, 1e30, -1e30]])
+    x = torch.from_numpy(pts.astype(np.float32)).view(1, -1)
+    for seed in range(3):
+        rnd = torch.randint(0, 1 << 24, x.shape, generator=_gen(seed), dtype=torch.int32)
+        fast = torch.empty(x.shape, dtype=torch.uint8)
+        general = torch.empty(x.shape, dtype=torch.uint8)
+        spec._encode_block_fast(x, rnd.clone(), fast)
+        spec._encode_block_general(x, rnd.clone(), general)
+        assert torch.equal(fast, general)
+    ref = TruncatedNonuniform(tau=tau, levels=levels)
+    ref._jtab = None                                                # the general kernel only
+    xs = torch.from_numpy(pts[:40000].copy()).view(8, -1)
+    assert torch.equal(spec.encode(xs, _gen(5)).fields["codes"].data,
+                       ref.encode(xs, _gen(5)).fields["codes"].data)
+    assert torch.equal(spec.apply(xs, _gen(6)), ref.apply(xs, _gen(6)))
+
+
 # =========================================================================== bad input
 @pytest.mark.parametrize(("name", "kw", "match"), [
     ("qsgd", {"s": 0}, "'s' must be >= 1"),

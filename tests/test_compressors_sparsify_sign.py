@@ -16,7 +16,7 @@ import torch
 
 from theorykit.check.stats import mean_se
 from theorykit.compressors import D, catalog, make
-from theorykit.compressors.bitpack import pack_uint
+from theorykit.compressors.bitpack import pack_bits, pack_uint
 from theorykit.compressors.catalog.natural import (
     _natural_values_torch,
     natural_codes,
@@ -26,8 +26,10 @@ from theorykit.compressors.catalog.natural import (
 from theorykit.compressors.catalog.sign import terngrad_omega, terngrad_worst_case
 from theorykit.compressors.classes import B1, B2, B3, SignType, Unbiased
 from theorykit.compressors.codec_utils import (
+    all_finite,
     lookup_codes,
     pack_codes,
+    pack_negative,
     random_bits,
     uniform,
     unpack_codes,
@@ -545,6 +547,38 @@ def test_lookup_codes(width):
     codes = torch.randint(0, 2**width, (999,), generator=_gen(70))
     levels = torch.randn(2**width, generator=_gen(71))
     assert torch.equal(lookup_codes(pack_codes(codes, width), width, 999, levels), levels[codes])
+
+
+@pytest.mark.parametrize("width", [1, 2, 4])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64, torch.bfloat16])
+def test_lookup_codes_numpy_path_equals_torch_path(width, dtype, monkeypatch):
+    """The NumPy row-take path of lookup_codes (CPU, NumPy float dtypes) gives the same bits
+    as the torch byte-table gather, for fewer levels than codes too."""
+    import theorykit.compressors.codec_utils as cu
+    for n, nlev in ((1001, 2**width), (17, 2**width - 1), (8, 1)):
+        codes = torch.randint(0, nlev, (n,), generator=_gen(72))
+        levels = torch.randn(nlev, generator=_gen(73)).to(dtype)
+        packed = pack_codes(codes, width)
+        fast = lookup_codes(packed, width, n, levels)
+        with monkeypatch.context() as m:
+            m.setattr(cu, "_NUMPY_FLOATS", ())
+            slow = lookup_codes(packed, width, n, levels)
+        assert fast.dtype == slow.dtype == dtype
+        assert torch.equal(_bits_view(fast), _bits_view(slow))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64, torch.bfloat16])
+def test_pack_negative_and_all_finite(dtype):
+    x = torch.randn(3, 101, generator=_gen(74)).to(dtype)
+    x[0, :4] = torch.tensor([0.0, -0.0, 1e-30, -1e-30]).to(dtype)
+    assert torch.equal(pack_negative(x), pack_bits(x < 0))
+    assert torch.equal(pack_negative(x.t()), pack_bits(x.t() < 0))   # non-contiguous
+    assert all_finite(x) and all_finite(x.t()) and all_finite(torch.zeros(0, dtype=dtype))
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        y = x.clone()
+        y[2, 50] = bad
+        assert not all_finite(y) and not all_finite(y.t())
+    assert all_finite(torch.arange(5))
 
 
 def test_random_draws_reproducible_and_in_range():

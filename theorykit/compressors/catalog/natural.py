@@ -28,8 +28,10 @@ Range (float32 exponent range):
   ``0`` or ``2**-126`` (probability ``|x_j| 2**126``); unbiased, but the relative variance
   bound ``1/8`` only holds for coordinates in ``[2**-126, 2**127)``.
 
-Exactness: the randomness is one uniform 23-bit integer ``r`` per coordinate
-(:func:`codec_utils.random_bits`); for float32 input the rounding probability ``m/2^23``
+Exactness: the randomness is one uniform 23-bit integer ``r`` per coordinate (float32,
+float16, bfloat16 input: the top 23 bits of the quantizer engine's per-segment 24-bit
+integers, see :class:`Natural`; float64 input: :func:`codec_utils.random_bits`); for float32
+input the rounding probability ``m/2^23``
 (``m`` the mantissa field) is realised exactly by a carry (:func:`natural_codes`). Float64
 input takes a ``frexp`` path whose probabilities are resolved on the ``2^-23`` grid
 (rounded down, error < 2^-23 per coordinate).
@@ -41,19 +43,11 @@ import numpy as np
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import CompressorSpec, D, Payload
+from theorykit.compressors.base import D, Payload
+from theorykit.compressors.catalog.quantizers import _BlockQuantizer, _sign_plane
 from theorykit.compressors.classes import B1, B2, Unbiased
-from theorykit.compressors.codec_utils import (
-    code_field,
-    mask_field,
-    random_bits,
-    read_codes,
-    read_mask,
-    require_float,
-    rows,
-)
+from theorykit.compressors.codec_utils import code_field, mask_field, random_bits, rows
 from theorykit.compressors.registry import register
-from theorykit.errors import InputError
 
 _MAX_CODE = 254
 _TWO23 = float(2**23)
@@ -127,9 +121,16 @@ def _natural_values_torch(neg: torch.Tensor, code: torch.Tensor) -> torch.Tensor
 
 
 @register
-class Natural(CompressorSpec):
+class Natural(_BlockQuantizer):
     """Natural compression: unbiased random rounding to powers of two, ``U(1/8)``,
-    9 bits per coordinate (see the module docstring for the derivation and wire format)."""
+    9 bits per coordinate (see the module docstring for the derivation and wire format).
+
+    Codec: float32/float16/bfloat16 input runs on the quantizers' block engine
+    (:class:`~theorykit.compressors.catalog.quantizers._BlockQuantizer`: cache-sized blocks,
+    one PCG64 stream per segment, ``r = R >> 1`` from its 24-bit integers ``R``, threads,
+    packing per segment) with the carry rule of :func:`natural_codes`; float64 input keeps
+    the ``frexp`` path (one :func:`codec_utils.random_bits` stream). Both write the same
+    wire (``signs``, ``exponents``) and decode through the engine."""
 
     name = "natural"
     title = "Natural compression (random rounding to powers of 2)"
@@ -137,10 +138,8 @@ class Natural(CompressorSpec):
                  "(recalled); omega = 1/8 re-derived by theorykit")
     params = ()
     randomized = True
-
-    def check_dim(self, d: int) -> None:
-        if d < 1:
-            raise InputError(f"{self.name}: dimension d must be >= 1, got d={d}")
+    _signed = True
+    _codes_key = "exponents"
 
     def classes(self):
         om = sp.Rational(1, 8)
@@ -149,26 +148,44 @@ class Natural(CompressorSpec):
     def bits(self) -> sp.Expr:
         return 9 * D
 
-    def _content(self, x: torch.Tensor, generator: torch.Generator | None):
-        x = self._prepare(x)
-        require_float(self.name, x)
+    # ------------------------------------------------------------- block engine hooks
+    def _width(self) -> int:
+        return 8
+
+    def _encode_block(self, xb, aux, rnd, codes, signs):
+        t = rnd.bitwise_right_shift_(1)     # r: uniform 23-bit integers
+        t.add_(xb.view(torch.int32))        # (x bits + r): carry into the exponent field
+        t.bitwise_right_shift_(23)
+        t.bitwise_and_(0xFF)                # (|x| bits + r) >> 23, as in natural_codes
+        t.clamp_(max=_MAX_CODE)
+        codes.copy_(t)
+        _sign_plane(xb, signs)
+
+    def _decode_block(self, codes, signs, aux, out):
+        v = codes.to(torch.int32)
+        v.bitwise_left_shift_(23)           # the code is float32's biased exponent field
+        v.bitwise_or_(signs.view(torch.int8).to(torch.int32).bitwise_left_shift_(31))
+        out.view(torch.int32).copy_(v)
+
+    # ------------------------------------------------------------- float64 path
+    def _content64(self, x: torch.Tensor, generator: torch.Generator | None):
         x2 = rows(x)
         r = random_bits(tuple(x2.shape), 23, generator, x2.device)
-        neg, code = natural_codes(x2, r)
-        return x, neg, code
+        return natural_codes(x2, r)
 
     def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Payload:
-        x, neg, code = self._content(x, generator)
+        x = self._prepare(x)
+        if x.dtype != torch.float64:
+            return super().encode(x, generator)
+        neg, code = self._content64(x, generator)
         p = self.new_payload(x)
         p.fields["signs"] = mask_field(neg)
         p.fields["exponents"] = code_field(code, 8)
         return p
 
-    def decode(self, payload: Payload) -> torch.Tensor:
-        code = read_codes(payload.fields["exponents"], 8)
-        neg = read_mask(payload.fields["signs"]).to(code.device)
-        return natural_values(neg, code).view(payload.shape).to(payload.dtype)
-
     def apply(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        x, neg, code = self._content(x, generator)
+        x = self._prepare(x)
+        if x.dtype != torch.float64:
+            return super().apply(x, generator)
+        neg, code = self._content64(x, generator)
         return natural_values(neg, code).view(x.shape).to(x.dtype)

@@ -46,8 +46,10 @@ Throughput (CPU): segments are processed in parallel threads (``torch.get_num_th
 workers; torch and NumPy kernels release the GIL; torch's own intra-op threading is off
 meanwhile), each in cache-sized blocks of ``_CHUNK`` coordinates, with int32 fixed-point
 arithmetic instead of (slow) bool comparisons, uint8 codes whenever ``w <= 8``, and
-packing/unpacking per segment. No full-size float32 temporaries are allocated besides the
-output. Timings against ``x.clone()`` are the benchmarks' job (``benchmarks/``).
+packing/unpacking per segment into segment-sized code/sign buffers. No full-size
+temporaries are allocated besides the output (NumPy-allocated on CPU, see
+:func:`_empty_f32`); the finiteness check uses NumPy reductions. Timings against
+``x.clone()`` are the benchmarks' job (``benchmarks/``).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ from theorykit.compressors.base import (
 )
 from theorykit.compressors.bitpack import bits_for, pack_bits, unpack_bits
 from theorykit.compressors.classes import CompressorClass, Unbiased
+from theorykit.compressors.codec_utils import all_finite
 from theorykit.compressors.codec_utils import pack_codes as _generic_pack_codes
 from theorykit.compressors.codec_utils import unpack_codes as _generic_unpack_codes
 from theorykit.compressors.registry import register
@@ -94,6 +97,10 @@ single-threaded meanwhile, see :func:`_run_parallel`)."""
 
 _MAX_LEVELS = 1 << 20
 """Upper bound on the number of intervals ``s`` (codes of at most 21 bits)."""
+
+_JTAB_MAX_BUCKETS = 1 << 16
+"""Largest bucket table for which :class:`TruncatedNonuniform` builds its fast-kernel tables
+(``2 (nb + 1)`` entries each, so they stay in cache)."""
 
 
 # =========================================================================== bit packing
@@ -378,6 +385,16 @@ def _rescale_tiny_rows(x2: torch.Tensor, row: torch.Tensor) -> tuple[torch.Tenso
     return x2, row
 
 
+def _empty_f32(shape: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """An uninitialised float32 output. On CPU allocated by NumPy, which advises huge pages
+    for large arrays (``MADV_HUGEPAGE``): on a kernel with transparent huge pages in
+    ``madvise`` mode the first touch of a 40 MB output then costs ~2 ms instead of ~14 ms
+    of 4 KiB page faults (measured on the benchmark machine at d = 1e7)."""
+    if device.type == "cpu":
+        return torch.from_numpy(np.empty(shape, dtype=np.float32))
+    return torch.empty(shape, dtype=torch.float32, device=device)
+
+
 def _sign_plane(xb: torch.Tensor, out: torch.Tensor) -> None:
     """``out`` (uint8) = 255 where the sign bit of float32 ``xb`` is set, else 0."""
     torch.bitwise_right_shift(xb.view(torch.int32), 31, out=out)
@@ -457,6 +474,9 @@ class _BlockQuantizer(CompressorSpec):
     """
 
     _signed: ClassVar[bool] = True
+    _codes_key: ClassVar[str] = "codes"
+    """Payload field names of the codes and of the per-vector float (wire names only)."""
+    _norm_key: ClassVar[str] = "norm"
     _norm_order: ClassVar[float | None] = None
     """Order of the per-vector norm sent (None: no norm). With a norm, the finiteness check
     of the input is done by :func:`_row_norms` (NaN and inf propagate into the norm)."""
@@ -492,9 +512,9 @@ class _BlockQuantizer(CompressorSpec):
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         """As :meth:`CompressorSpec._prepare` (same checks and messages, plus a float dtype
-        check), with the finiteness test done by one ``aminmax`` reduction (NaN and inf
-        propagate to it) instead of a full-size boolean ``isfinite`` tensor — about 20x
-        cheaper at d = 1e7."""
+        check), with the finiteness test done by a min and a max reduction
+        (:func:`~theorykit.compressors.codec_utils.all_finite`; NaN and inf propagate to
+        them) instead of a full-size boolean ``isfinite`` tensor."""
         if not isinstance(x, torch.Tensor):
             raise InputError(f"{self.name}: input must be a torch.Tensor, got {type(x).__name__}")
         if x.ndim == 0:
@@ -502,10 +522,8 @@ class _BlockQuantizer(CompressorSpec):
         if not x.is_floating_point():
             raise InputError(f"{self.name}: input must be a floating-point tensor, got {x.dtype}")
         self.check_dim(x.shape[-1])
-        if x.numel() and self._norm_order is None:
-            lo, hi = torch.aminmax(x.detach())
-            if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
-                raise InputError(f"{self.name}: input contains NaN or infinite values")
+        if self._norm_order is None and not all_finite(x):
+            raise InputError(f"{self.name}: input contains NaN or infinite values")
         return x
 
     def _code_dtype(self) -> torch.dtype:
@@ -544,39 +562,51 @@ class _BlockQuantizer(CompressorSpec):
         dev = x.device
         with torch.no_grad():
             x2, row, aux, _, seed = self._setup(x, generator)
-            codes = torch.empty((b, d), dtype=self._code_dtype(), device=dev)
-            signs = torch.empty((b, d), dtype=torch.uint8, device=dev) if self._signed else None
             segs = _segments(n, dev)
             cpu = dev.type == "cpu"
-            packed = torch.empty(_packed_range(0, n, w)[1] if cpu else 0, dtype=torch.uint8)
-            spacked = torch.empty((n + 7) // 8 if cpu and signs is not None else 0,
-                                  dtype=torch.uint8)
+            packed = torch.empty(_packed_range(0, n, w)[1] if cpu else 0, dtype=torch.uint8,
+                                 device=dev)
+            spacked = torch.empty((n + 7) // 8 if cpu and self._signed else 0,
+                                  dtype=torch.uint8, device=dev)
+            whole: list[torch.Tensor] = []
 
             def work(k: int) -> None:
+                # codes and signs of one segment only (segment-sized buffers: no full-size
+                # uint8 temporaries, whose fresh pages cost about as much as the codes)
                 lo, hi = segs[k]
                 draw = (_RandomBits(seed, k, generator, dev) if self.randomized else None)
+                cseg = torch.empty(hi - lo, dtype=self._code_dtype(), device=dev)
+                sseg = (torch.empty(hi - lo, dtype=torch.uint8, device=dev) if self._signed
+                        else None)
                 for r0, r1, c0, c1 in _pieces(lo, hi, d, dev):
-                    rnd = draw(r1 - r0, c1 - c0) if draw is not None else None
+                    shape = (r1 - r0, c1 - c0)
+                    f0 = r0 * d + c0 - lo
+                    f1 = f0 + shape[0] * shape[1]
+                    rnd = draw(*shape) if draw is not None else None
                     self._encode_block(x2[r0:r1, c0:c1], self._slice(aux, r0, r1), rnd,
-                                       codes[r0:r1, c0:c1],
-                                       None if signs is None else signs[r0:r1, c0:c1])
+                                       cseg[f0:f1].view(shape),
+                                       None if sseg is None else sseg[f0:f1].view(shape))
                 if cpu:  # pack this segment (it starts on a byte boundary)
                     p0, p1 = _packed_range(lo, hi, w)
-                    packed[p0:p1] = _pack_codes(codes.view(-1)[lo:hi], w)
-                    if signs is not None:
-                        spacked[lo // 8:(hi + 7) // 8] = _pack_signs(signs.view(-1)[lo:hi])
+                    packed[p0:p1] = _pack_codes(cseg, w)
+                    if sseg is not None:
+                        spacked[lo // 8:(hi + 7) // 8] = _pack_signs(sseg)
+                else:  # one segment: the whole message
+                    whole.append(_pack_codes(cseg, w))
+                    if sseg is not None:
+                        whole.append(_pack_signs(sseg))
 
             _run_parallel(list(range(len(segs))), work)
-            if not cpu:
-                packed = _pack_codes(codes, w)
-                if signs is not None:
-                    spacked = _pack_signs(signs)
+            if not cpu and whole:
+                packed = whole[0]
+                if self._signed:
+                    spacked = whole[1]
             p = self.new_payload(x)
             if row is not None:
-                p.fields["norm"] = PackedField(row.contiguous(), 32 * b)
-            if signs is not None:
+                p.fields[self._norm_key] = PackedField(row.contiguous(), 32 * b)
+            if self._signed:
                 p.fields["signs"] = PackedField(spacked, n)
-            p.fields["codes"] = PackedField(packed, w * n)
+            p.fields[self._codes_key] = PackedField(packed, w * n)
         return p
 
     def decode(self, payload: Payload) -> torch.Tensor:
@@ -585,31 +615,28 @@ class _BlockQuantizer(CompressorSpec):
         n = b * d
         w = self._width()
         with torch.no_grad():
-            row = payload.fields["norm"].data if "norm" in payload.fields else None
+            nk = self._norm_key
+            row = payload.fields[nk].data if nk in payload.fields else None
             aux = self._decode_aux(row)
-            pc = payload.fields["codes"].data
+            pc = payload.fields[self._codes_key].data
             ps = payload.fields["signs"].data if "signs" in payload.fields else None
             dev = pc.device
-            out = torch.empty((b, d), dtype=torch.float32, device=dev)
+            out = _empty_f32((b, d), dev)
             segs = _segments(n, dev)
-            if dev.type == "cpu":
-                codes = torch.empty((b, d), dtype=self._code_dtype())
-                signs = torch.empty((b, d), dtype=torch.uint8) if ps is not None else None
-            else:
-                codes = _unpack_codes(pc, w, n).view(b, d)
-                signs = _unpack_signs(ps, n).view(b, d) if ps is not None else None
 
             def work(k: int) -> None:
+                # unpack one segment (segment-sized buffers; a view of the payload for w = 8)
                 lo, hi = segs[k]
-                if dev.type == "cpu":
-                    p0, p1 = _packed_range(lo, hi, w)
-                    codes.view(-1)[lo:hi] = _unpack_codes(pc[p0:p1], w, hi - lo)
-                    if signs is not None:
-                        signs.view(-1)[lo:hi] = _unpack_signs(ps[lo // 8:(hi + 7) // 8],
-                                                              hi - lo)
+                p0, p1 = _packed_range(lo, hi, w)
+                cseg = _unpack_codes(pc[p0:p1], w, hi - lo)
+                sseg = (None if ps is None
+                        else _unpack_signs(ps[lo // 8:(hi + 7) // 8], hi - lo))
                 for r0, r1, c0, c1 in _pieces(lo, hi, d, dev):
-                    self._decode_block(codes[r0:r1, c0:c1],
-                                       None if signs is None else signs[r0:r1, c0:c1],
+                    shape = (r1 - r0, c1 - c0)
+                    f0 = r0 * d + c0 - lo
+                    f1 = f0 + shape[0] * shape[1]
+                    self._decode_block(cseg[f0:f1].view(shape),
+                                       None if sseg is None else sseg[f0:f1].view(shape),
                                        self._slice(aux, r0, r1), out[r0:r1, c0:c1])
 
             _run_parallel(list(range(len(segs))), work)
@@ -623,7 +650,7 @@ class _BlockQuantizer(CompressorSpec):
         dev = x.device
         with torch.no_grad():
             x2, _, aux, daux, seed = self._setup(x, generator)
-            out = torch.empty((b, d), dtype=torch.float32, device=dev)
+            out = _empty_f32((b, d), dev)
             segs = _segments(n, dev)
             m_max = min(n, _CHUNK) if dev.type == "cpu" else n
 
@@ -1108,6 +1135,22 @@ class TruncatedNonuniform(_Truncated):
             self._lut = torch.from_numpy(cell.astype(np.int64))
             self._nb = nb
             self._bscale = float(np.float32(nb / span))
+        self._jtab: tuple[torch.Tensor, ...] | None = None
+        if self._lut is not None and 1 < self._s <= 127 and self._nb < _JTAB_MAX_BUCKETS:
+            self._jtab = self._bucket_tables()
+
+    def _bucket_tables(self) -> tuple[torch.Tensor, ...]:
+        """Tables of the fast encode kernel, indexed by ``j = 2 b + e`` (bucket ``b``, ``e = 1``
+        iff ``t >= l_{lut[b] + 1}``): that threshold (at ``j = 2 b``), and per ``j`` the cell's
+        level, ``2^24 / gap`` and ``cell << 24`` — the cell being ``min(lut[b] + e, s - 1)``,
+        exactly the cell :meth:`_cells` returns (so the kernels agree bit for bit)."""
+        assert self._lut is not None
+        lut = self._lut
+        thr2 = self._next[lut].repeat_interleave(2)        # at j = 2 b (and 2 b + 1)
+        cell = torch.stack([lut, (lut + 1).clamp_(max=self._s - 1)], 1).reshape(-1)
+        off = torch.tensor(-float(self._lv[0]) * self._bscale, dtype=torch.float32)
+        return (thr2, self._lv[cell].contiguous(), self._invw24[cell].contiguous(),
+                (cell.to(torch.int32) << _R_BITS).contiguous(), off)
 
     def _bounds(self) -> tuple[float, float]:
         return float(self._lv[0]), float(self._lv[-1])
@@ -1130,6 +1173,39 @@ class TruncatedNonuniform(_Truncated):
         return idx
 
     def _encode_block(self, xb, aux, rnd, codes, signs):
+        if self._jtab is not None and xb.device.type == "cpu":
+            self._encode_block_fast(xb, rnd, codes)
+            return
+        self._encode_block_general(xb, rnd, codes)
+
+    def _encode_block_fast(self, xb, rnd, codes):
+        """:meth:`_encode_block_general` with fewer passes (for ``s <= 127`` and a bucket
+        table): the cell's level, ``2^24/gap`` and code come from tables indexed by ``j = 2 b
+        + e`` (one gather each, no int64 cell arithmetic), and the Bernoulli draw and the
+        code are added in one int32 fixed-point sum ``(floor(p 2^24) + R + cell 2^24) >>
+        24``. Same float32 operations on the same operands, hence the same codes."""
+        thr2, base, inv, csh, off = self._jtab
+        lo_end, hi_end = self._bounds()
+        y = torch.clamp(xb, lo_end, hi_end).view(-1)
+        # bucket b = trunc((y - l_0) nb / span), as y nb/span - l_0 nb/span: off from the
+        # general kernel's b by < 2^-7 bucket (|l_0| nb/span = nb/2 <= 2^15), which the
+        # table tolerates; in [0, nb] since y is clamped. j = 2 b from here on.
+        b = torch.add(off, y, alpha=self._bscale)
+        b.trunc_()
+        b.mul_(2.0)
+        j = b.to(torch.int64)
+        e = torch.ge(y, torch.index_select(thr2, 0, j), out=torch.empty_like(j))
+        j.add_(e)
+        y.sub_(torch.index_select(base, 0, j))
+        y.mul_(torch.index_select(inv, 0, j))      # p 2^24, p in [0, 1]
+        y.clamp_(max=float(_R_ONE))                # as _round_fixed's clamp to 1
+        z = y.to(torch.int32)
+        z.add_(rnd.reshape(-1))
+        z.add_(torch.index_select(csh, 0, j))
+        z.bitwise_right_shift_(_R_BITS)            # cell + Bernoulli(p)
+        codes.copy_(z.view(codes.shape))
+
+    def _encode_block_general(self, xb, rnd, codes):
         lo_end, hi_end = self._bounds()
         y = torch.clamp(xb, lo_end, hi_end)
         idx = self._cells(y)
