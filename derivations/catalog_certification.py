@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from theorykit.check import stats
-from theorykit.check.claim import RunContext, Source, Status, Verdict
+from theorykit.check.claim import RunContext, Source, Status, Verdict, joint_status
 from theorykit.check.registry import claim
 from theorykit.compressors.certify import certify
 from theorykit.compressors.registry import catalog
@@ -104,8 +104,7 @@ def _certify_entry(name: str, ctx: RunContext) -> Verdict:
             series["status"].append(c.status)
         ctx.report((i + 1) / len(SETTINGS[name]))
     statuses = [r.status for r in reports]
-    status = (Status.CONTRADICTED if Status.CONTRADICTED in statuses else
-              Status.INCONCLUSIVE if Status.INCONCLUSIVE in statuses else Status.HOLDS)
+    status = joint_status(statuses)
     counts = {s: sum(x == s for x in series["status"])
               for s in ("holds", "contradicted", "inconclusive")}
     return Verdict(
@@ -168,8 +167,7 @@ def _no_class_entry(name: str, ctx: RunContext) -> Verdict:
         series["sq_se"] += ses
         ctx.report((i + 1) / len(SETTINGS[name]))
     statuses = [v.status for v in verdicts]
-    status = (Status.CONTRADICTED if Status.CONTRADICTED in statuses else
-              Status.INCONCLUSIVE if Status.INCONCLUSIVE in statuses else Status.HOLDS)
+    status = joint_status(statuses)
     return Verdict(
         claim_id=f"{PREFIX}.{name}", status=status,
         predicted=", ".join(f"{v.predicted:g}" for v in verdicts),

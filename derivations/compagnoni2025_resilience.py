@@ -36,7 +36,7 @@ import torch
 # one intra-op thread for the small batched tensors (shared helper of the issue-3 claims)
 from derivations.compagnoni2025_unbiased_sign import _one_thread
 from theorykit.check import stats
-from theorykit.check.claim import RunContext, Source, Status, Verdict
+from theorykit.check.claim import RunContext, Source, Status, Verdict, joint_status
 from theorykit.check.registry import claim
 
 PAPER = "Compagnoni, Islamov, Proske & Lucchi, AISTATS 2025 (arXiv 2502.17009)"
@@ -66,14 +66,6 @@ SRC_BOUND = Source(
     PAPER, "DCSGD convergence bound under L-smoothness and PL (sde_papers.md §2.3(a): the "
     "paper has a bound of this type, recalled)", "derived",
     note="form derived by theorykit.rules.bounds.dcsgd_pl_bound (Itô + PL + Grönwall)")
-
-
-def _combine(statuses: list[Status]) -> Status:
-    if Status.CONTRADICTED in statuses:
-        return Status.CONTRADICTED
-    if all(s == Status.HOLDS for s in statuses):
-        return Status.HOLDS
-    return Status.INCONCLUSIVE
 
 
 def _floor(method: Any, prob: Any, noise: Any, *, N: int, B: int, eta: float, tau: float,
@@ -286,7 +278,7 @@ def dcsgd_tail_factor(ctx: RunContext) -> Verdict:
             ctx.report((i + 1) / len(nus))
         worst = max(rows, key=lambda q: abs(q["ratio"] - q["predicted"]) / q["ratio_se"])
         return Verdict(
-            claim_id=f"{PREFIX}.heavy_tails.dcsgd_factor", status=_combine(statuses),
+            claim_id=f"{PREFIX}.heavy_tails.dcsgd_factor", status=joint_status(statuses),
             predicted=worst["predicted"], measured=worst["ratio"],
             interval=(worst["ratio"] - z * worst["ratio_se"],
                       worst["ratio"] + z * worst["ratio_se"]),
@@ -379,7 +371,7 @@ def dcsgd_tail_infinite(ctx: RunContext) -> Verdict:
             ctx.report((i + 1) / 3)
         r1 = rows[0]
         return Verdict(
-            claim_id=f"{PREFIX}.heavy_tails.dcsgd_infinite", status=_combine(statuses),
+            claim_id=f"{PREFIX}.heavy_tails.dcsgd_infinite", status=joint_status(statuses),
             predicted="E f = inf for nu <= 2", measured=(
                 f"nu=1: typical mean {r1['typical_mean'][0]:.3g} -> "
                 f"{r1['typical_mean'][-1]:.3g} (n = {ns[0]} -> {ns[-1]}), median "
@@ -466,7 +458,7 @@ def dsignsgd_tail_factor(ctx: RunContext) -> Verdict:
         worst = max(rows, key=lambda q: abs(q["ratio"] - q["predicted"])
                     / (z * q["ratio_se"] + q["model_tol"]))
         return Verdict(
-            claim_id=f"{PREFIX}.heavy_tails.dsignsgd_factor", status=_combine(statuses),
+            claim_id=f"{PREFIX}.heavy_tails.dsignsgd_factor", status=joint_status(statuses),
             predicted=worst["predicted"], measured=worst["ratio"],
             interval=(worst["ratio"] - z * worst["ratio_se"],
                       worst["ratio"] + z * worst["ratio_se"]),
@@ -593,7 +585,7 @@ def dcsgd_stability(ctx: RunContext) -> Verdict:
         ratio = cap_s / cap_d
         up = rows[1]
         return Verdict(
-            claim_id=f"{PREFIX}.stability.dcsgd", status=_combine(statuses),
+            claim_id=f"{PREFIX}.stability.dcsgd", status=joint_status(statuses),
             predicted=float(cap_d), measured=(
                 f"E f growth x{up['growth_measured']:.3g} ± {up['growth_se']:.2g} at 1.1·cap "
                 f"(pred x{up['growth_predicted']:.3g}); x{rows[0]['growth_measured']:.3g} at "
@@ -694,7 +686,7 @@ def dcsgd_pl_bound_claim(ctx: RunContext) -> Verdict:
             series["bound"] = bnd.curve(vals, r.t.tolist())
         v = worst[1]
         assert v is not None
-        v.status = _combine(statuses)
+        v.status = joint_status(statuses)
         v.tolerance = (f"at each of {n_pts} recorded (time, side) points: measured <= bound + "
                        f"{z:.2f}·SE (Bonferroni); reported point = closest to the bound")
         v.sample_size = f"{R} replicas per side"

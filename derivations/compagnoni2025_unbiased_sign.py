@@ -32,7 +32,7 @@ import sympy as sp
 import torch
 
 from theorykit.check import stats
-from theorykit.check.claim import RunContext, Source, Status, Verdict
+from theorykit.check.claim import RunContext, Source, Status, Verdict, joint_status
 from theorykit.check.registry import claim
 
 PAPER = "Compagnoni, Islamov, Proske & Lucchi, AISTATS 2025 (arXiv 2502.17009)"
@@ -159,12 +159,7 @@ def weak_order_run(method_key: str, setup_key: str, ctx: RunContext) -> Verdict:
         statuses.append(st)
         per_g[g] = {"slope": sl.slope, "slope_se": sl.se, "tolerance": tol,
                     "gap_over_se": (y / se).round(1).tolist(), "status": st.value}
-    if Status.CONTRADICTED in statuses:
-        status = Status.CONTRADICTED
-    elif all(s == Status.HOLDS for s in statuses):
-        status = Status.HOLDS
-    else:
-        status = Status.INCONCLUSIVE
+    status = joint_status(statuses)
     sl = slopes["loss"]
     return Verdict(
         claim_id=cid, status=status, predicted=1.0, measured=round(sl.slope, 4),

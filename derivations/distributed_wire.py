@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from theorykit.check import stats
-from theorykit.check.claim import RunContext, Source, Status, Verdict
+from theorykit.check.claim import RunContext, Source, Status, Verdict, joint_status
 from theorykit.check.registry import claim
 from theorykit.compressors.registry import make
 from theorykit.distributed.launch import run_local
@@ -123,9 +123,7 @@ def wire_variance(ctx: RunContext) -> Verdict:
         parts.append({"codec": name, "params": params, "predicted": pred, "measured": est.mean,
                       "se": est.se, "status": v.status.value})
     worst = max(verdicts, key=lambda v: abs(v.details["diff"]) / (v.details["se"] or math.inf))
-    status = (Status.CONTRADICTED if any(v.status == Status.CONTRADICTED for v in verdicts)
-              else Status.INCONCLUSIVE if any(v.status == Status.INCONCLUSIVE for v in verdicts)
-              else Status.HOLDS)
+    status = joint_status(v.status for v in verdicts)
     return Verdict(
         claim_id=f"{PREFIX}.wire-variance", status=status, predicted=worst.predicted,
         measured=worst.measured, interval=worst.interval,

@@ -294,3 +294,14 @@ def test_verify_exit_status_follows_fail_on(private_registry, capsys):
     assert "contradicted (findings" in capsys.readouterr().out
     assert main(["verify", "--only", "report.broken", "--no-progress", "--fail-on",
                  "error"]) == 1
+
+
+def test_joint_status_of_a_claim_made_of_several_checks():
+    from theorykit.check.claim import joint_status
+
+    H, C, I, E = Status.HOLDS, Status.CONTRADICTED, Status.INCONCLUSIVE, Status.ERROR
+    assert joint_status([H, H]) == H
+    assert joint_status([H, I, C]) == C
+    assert joint_status([H, I]) == I
+    assert joint_status([H, E]) == I  # an errored part never lets the whole hold
+    assert joint_status([]) == I

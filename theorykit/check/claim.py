@@ -9,7 +9,7 @@ tolerance and how it follows from the standard error, the sample size and the se
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +26,18 @@ class Status(str, enum.Enum):  # noqa: UP042 - str mixin: statuses compare equal
     CONTRADICTED = "contradicted"
     INCONCLUSIVE = "inconclusive"
     ERROR = "error"
+
+
+def joint_status(statuses: Iterable[Status]) -> Status:
+    """The status of a claim made of several checks: *contradicted* if any check is,
+    *holds* only if every check holds, otherwise *inconclusive* (an errored or undecided
+    part leaves the whole undecided)."""
+    statuses = list(statuses)
+    if Status.CONTRADICTED in statuses:
+        return Status.CONTRADICTED
+    if statuses and all(s == Status.HOLDS for s in statuses):
+        return Status.HOLDS
+    return Status.INCONCLUSIVE
 
 
 @dataclass(frozen=True)

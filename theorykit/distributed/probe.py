@@ -15,7 +15,8 @@ independent randomness across ranks,
 
 (independence makes the cross terms vanish; Compagnoni et al., AISTATS 2025, the DCSGD
 noise model [derived]). A bug that reuses one seed on every rank correlates the errors and
-doubles :math:`\mathbb E e_r` for two ranks with equal vectors — the probe measures it.
+doubles :math:`\mathbb E e_r` for two ranks with equal vectors; the claim
+``distributed.wire-variance`` compares the measured error with the independent-ranks value.
 """
 
 from __future__ import annotations

@@ -1073,13 +1073,8 @@ class TruncatedNonuniform(_Truncated):
     ``levels[0] = -tau`` and ``levels[-1] = tau`` are required (relative tolerance 1e-6);
     the grid's ends are then the truncation points.
 
-    Classes: none [derived]. No class U/B1/B2/B3 holds for all ``x``: as ``x -> 0`` the
-    rounding variance stays of order ``|x| Delta`` (or ``Delta^2`` when 0 is not a level)
-    while ``||x||^2 -> 0``, so ``E||C(x)||^2/||x||^2`` and ``E||C(x)-x||^2/||x||^2`` are
-    unbounded; as ``||x|| -> inf`` truncation makes ``<E C(x), x>/||x||^2 -> 0``. The
-    certifier must not be handed constants that fail; :meth:`classes` is empty. (For
-    ``||x||_inf <= tau`` the quantizer is unbiased with the *absolute* variance bound
-    ``sum_j (t_j - l_i)(l_{i+1} - t_j) <= d max_i (l_{i+1} - l_i)^2 / 4``.)
+    Classes: none [derived], for the reasons given in :class:`TruncatedUniform` (the
+    argument holds for any grid with ends ``-tau``, ``tau``).
 
     Wire: ``codes`` only — the level index in ``ceil(log2(s+1))`` bits per coordinate (the
     grid is a parameter known to both ends): ``bits = d ceil(log2(s+1))``.
