@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from theorykit.check.mutants import THEORY, Mutant, Theory
+
 Provenance = Literal["paper-abstract", "paper-recalled", "derived"]
 PROVENANCE_TEXT: dict[str, str] = {
     "paper-abstract": "stated in the paper (abstract-level, read)",
@@ -63,6 +65,24 @@ class RunContext:
     seed: int = 20251
     device: str = "cpu"
     progress: Callable[[float], None] | None = None
+    theory: Theory = THEORY
+    """The theory under test: unmutated, or one of the claim's mutants (see
+    :mod:`theorykit.check.mutants`). Predictions read their knobs from here."""
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    """Measurements shared by a claim's run and its mutants' runs (see :meth:`memo`)."""
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per claim for ``key``: a mutant that only changes the
+        prediction reuses the measurement. ``key`` must name everything the measurement
+        depends on (a mutant that changes the configuration changes the key)."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+    def with_theory(self, theory: Theory) -> RunContext:
+        """The same context (seed, mode, device, shared cache) under another theory."""
+        return RunContext(mode=self.mode, seed=self.seed, device=self.device,
+                          progress=self.progress, theory=theory, cache=self.cache)
 
     @property
     def quick(self) -> bool:
@@ -95,6 +115,13 @@ class Verdict:
     elapsed_s: float | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     """Filled by the runner: versions, device, date, mode."""
+    against: Literal["source", "derived"] | None = None
+    """What a *contradicted* verdict contradicts: the source's own statement, or
+    theorykit's derived hypothesis. ``None``: the runner fills it from the claim's source
+    provenance (``derived`` -> ``"derived"``, else ``"source"``)."""
+    mutants: list[dict[str, Any]] | None = None
+    """Filled by ``verify --mutants``: one entry per mutant with name, description,
+    status (killed / survived / inconclusive / error), predicted and measured."""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -124,3 +151,5 @@ class Claim:
     """Included in ``theorykit verify --quick`` (all claims run under ``--full``)."""
     statement: str = ""
     """The claim in words/LaTeX, shown by the book."""
+    mutants: tuple[Mutant, ...] = ()
+    """Wrong versions of the theory the same check must contradict."""

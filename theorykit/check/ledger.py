@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from theorykit.check.claim import Claim, RunContext, Status, Verdict
+from theorykit.check.mutants import THEORY, Mutant, mutant_status
 from theorykit.errors import TheorykitError
 
 
@@ -46,8 +47,9 @@ def device_text(device: str) -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
-def run_claim(c: Claim, ctx: RunContext) -> Verdict:
-    """Run one claim; failures of the check become an ``error`` verdict, never a crash."""
+def _run_once(c: Claim, ctx: RunContext) -> Verdict:
+    """Run one claim under ``ctx.theory``; failures of the check become an ``error``
+    verdict, never a crash."""
     t0 = time.perf_counter()
     try:
         v = c.run(ctx)
@@ -60,6 +62,39 @@ def run_claim(c: Claim, ctx: RunContext) -> Verdict:
                     details={"error": f"{type(exc).__name__}: {exc}",
                              "traceback": traceback.format_exc(limit=5)})
     v.elapsed_s = round(time.perf_counter() - t0, 3)
+    if v.against is None:
+        v.against = "derived" if c.source.provenance == "derived" else "source"
+    return v
+
+
+def run_mutant(c: Claim, m: Mutant, ctx: RunContext) -> dict[str, Any]:
+    """Run mutant ``m`` of claim ``c`` through the same check (same seed, shared cache)."""
+    mv = _run_once(c, ctx.with_theory(m.theory()))
+    out: dict[str, Any] = {
+        "name": m.name,
+        "description": m.description,
+        "status": mutant_status(mv.status.value),
+        "verdict": mv.status.value,
+        "predicted": mv.predicted,
+        "measured": mv.measured,
+        "tolerance": mv.tolerance,
+        "elapsed_s": mv.elapsed_s,
+    }
+    if mv.status == Status.ERROR:
+        out["error"] = mv.details.get("error")
+    return out
+
+
+def run_claim(c: Claim, ctx: RunContext, *, mutants: bool = False) -> Verdict:
+    """Run one claim (and, with ``mutants``, each of its mutants through the same check)."""
+    ctx = ctx.with_theory(THEORY)
+    ctx.cache.clear()
+    t0 = time.perf_counter()
+    v = _run_once(c, ctx)
+    if mutants:
+        v.mutants = [run_mutant(c, m, ctx) for m in c.mutants]
+        v.elapsed_s = round(time.perf_counter() - t0, 3)
+    ctx.cache.clear()
     v.provenance = {
         "mode": ctx.mode,
         "seed": ctx.seed,
@@ -67,8 +102,17 @@ def run_claim(c: Claim, ctx: RunContext) -> Verdict:
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "versions": versions(),
         "source": c.source.text(),
+        "mutants_run": mutants,
     }
     return v
+
+
+def mutant_summary(v: Verdict) -> str:
+    """``"k/n"`` mutants killed, or ``"-"`` when mutants were not run."""
+    if v.mutants is None:
+        return "-"
+    killed = sum(m["status"] == "killed" for m in v.mutants)
+    return f"{killed}/{len(v.mutants)}"
 
 
 class Ledger:
@@ -78,7 +122,7 @@ class Ledger:
         self.journal = journal
         self.verdicts: dict[str, Verdict] = {}
 
-    def load(self, ctx: RunContext) -> None:
+    def load(self, ctx: RunContext, *, mutants: bool = False) -> None:
         if self.journal is None or not self.journal.exists():
             return
         for line in self.journal.read_text().splitlines():
@@ -86,7 +130,8 @@ class Ledger:
                 continue
             v = Verdict.from_json(json.loads(line))
             p = v.provenance
-            if p.get("mode") == ctx.mode and p.get("seed") == ctx.seed:
+            if (p.get("mode") == ctx.mode and p.get("seed") == ctx.seed
+                    and (p.get("mutants_run", False) or not mutants)):
                 self.verdicts[v.claim_id] = v
 
     def record(self, v: Verdict) -> None:
@@ -97,9 +142,9 @@ class Ledger:
                 fh.write(json.dumps(v.to_json(), default=_jsonable) + "\n")
 
     def run(self, claims: Iterable[Claim], ctx: RunContext, *, resume: bool = False,
-            on_start=None, on_done=None) -> list[Verdict]:
+            mutants: bool = False, on_start=None, on_done=None) -> list[Verdict]:
         if resume:
-            self.load(ctx)
+            self.load(ctx, mutants=mutants)
         out = []
         for c in claims:
             if resume and c.id in self.verdicts and self.verdicts[c.id].status != Status.ERROR:
@@ -109,7 +154,7 @@ class Ledger:
                 continue
             if on_start:
                 on_start(c)
-            v = run_claim(c, ctx)
+            v = run_claim(c, ctx, mutants=mutants)
             self.record(v)
             out.append(v)
             if on_done:
@@ -156,5 +201,5 @@ def verdict_rows(verdicts: Iterable[Verdict], claims: dict[str, Claim]) -> list[
         if v.status == Status.ERROR:
             measured = str(v.details.get("error", "error"))[:60]
         rows.append([v.claim_id, src, format_value(v.predicted), measured, interval,
-                     v.status.value])
+                     mutant_summary(v), v.status.value])
     return rows

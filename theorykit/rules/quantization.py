@@ -70,6 +70,7 @@ import sympy as sp
 
 from theorykit import diskcache
 from theorykit.errors import DerivationError, InputError
+from theorykit.expr import parse_expr
 
 __all__ = [
     "ALPHA",
@@ -323,10 +324,12 @@ def _custom(pdf: Any = None) -> Density:
     if pdf is None:
         raise InputError("density custom: give the density as pdf=EXPR in g, "
                          "e.g. -p 'pdf=exp(-g**2/2)/sqrt(2*pi)'")
-    try:
-        expr = sp.sympify(pdf, locals={"g": G}) if isinstance(pdf, str) else sp.sympify(pdf)
-    except (sp.SympifyError, TypeError, SyntaxError) as exc:
-        raise InputError(f"density custom: cannot parse pdf {pdf!r}: {exc}") from None
+    if isinstance(pdf, str):  # user text: the safe parser, never sympify
+        expr = parse_expr(pdf, {"g": G}, what="density custom: pdf")
+    elif isinstance(pdf, sp.Expr):
+        expr = pdf
+    else:
+        raise InputError(f"density custom: pdf must be a formula in g, got {type(pdf).__name__}")
     expr = expr.subs({s: G for s in expr.free_symbols if s.name == "g"})
     extra = sorted(s.name for s in expr.free_symbols if s != G)
     if extra:

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from theorykit.check.claim import RunContext, Status
-from theorykit.check.ledger import Ledger, verdict_rows
-from theorykit.check.registry import all_claims, select
+from theorykit.check.ledger import Ledger, mutant_summary, verdict_rows
+from theorykit.check.registry import all_claims, load_user_claims, select
 from theorykit.errors import InputError
 
 
@@ -29,6 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="skip claims already in --journal (same mode and seed)")
     p.add_argument("--seed", type=int, default=20251, help="master seed (default 20251)")
     p.add_argument("--device", default="cpu", help="torch device for simulations")
+    p.add_argument("--mutants", action="store_true",
+                   help="also run each claim's mutants (wrong theories) through the same "
+                        "check; exit 1 if any mutant is not killed (contradicted)")
+    p.add_argument("--claims", metavar="MODULE_OR_FILE", action="append", default=[],
+                   help="a claim module of your own (dotted path or .py file; repeatable): "
+                        "run its claims, mutants included, instead of the built-in ones")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--fail-on", choices=("contradicted", "error"), default="contradicted",
                    help="exit status 1 when a claim is contradicted or errors (default), or "
@@ -44,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume and not args.journal:
         raise InputError("--resume needs --journal PATH")
-    claims = select(args.only, quick_only=args.mode == "quick")
+    if args.claims:
+        user = [c for target in args.claims for c in load_user_claims(target)]
+        ids = {c.id for c in select(args.only)}
+        claims = [c for c in user if c.id in ids]
+    else:
+        claims = select(args.only, quick_only=args.mode == "quick")
     if not claims:
         known = ", ".join(c.id for c in all_claims())
         raise InputError(f"no claim matches {args.only!r}; known: {known}")
@@ -71,35 +82,55 @@ def run(args: argparse.Namespace) -> int:
             progress.advance(task)
             if not show:
                 tag = " (resumed)" if cached else ""
-                print(f"[{v.status.value:>12}] {c.id} ({v.elapsed_s or 0:.1f}s){tag}",
+                mut = f" mutants killed {mutant_summary(v)}" if v.mutants is not None else ""
+                print(f"[{v.status.value:>12}] {c.id} ({v.elapsed_s or 0:.1f}s){mut}{tag}",
                       file=sys.stderr, flush=True)
 
         ctx = RunContext(mode=args.mode, seed=args.seed, device=args.device)
-        verdicts = ledger.run(claims, ctx, resume=args.resume, on_start=on_start,
-                              on_done=on_done)
+        verdicts = ledger.run(claims, ctx, resume=args.resume, mutants=args.mutants,
+                              on_start=on_start, on_done=on_done)
 
     table = Table(title=f"theorykit verify ({args.mode}, seed {args.seed})", show_lines=False)
-    widths = {"claim": 34, "source": 56, "predicted": 16, "measured": 16, "interval": 22}
-    for col in ("claim", "source", "predicted", "measured", "interval", "verdict"):
+    widths = {"claim": 34, "source": 50, "predicted": 14, "measured": 14, "interval": 22,
+              "mutants killed": 8}
+    for col in ("claim", "source", "predicted", "measured", "interval", "mutants killed",
+                "verdict"):
         table.add_column(col, overflow="fold", max_width=widths.get(col))
     colors = {"holds": "green", "contradicted": "red", "inconclusive": "yellow",
               "error": "magenta"}
-    for row in verdict_rows(verdicts, by_id):
+    for v, row in zip(verdicts, verdict_rows(verdicts, by_id), strict=True):
         cells = [escape(cell) for cell in row[:-1]]
-        table.add_row(*cells, f"[{colors[row[-1]]}]{row[-1]}[/]")
+        word = row[-1]
+        if v.status == Status.CONTRADICTED:
+            word += " (source)" if v.against == "source" else " (derived hyp.)"
+        table.add_row(*cells, f"[{colors[row[-1]]}]{word}[/]")
     console.print(table)
     counts = {s.value: sum(v.status == s for v in verdicts) for s in Status}
     console.print("  ".join(f"{k}: {n}" for k, n in counts.items()))
+    weak = []
+    if args.mutants:
+        muts = [(v.claim_id, m) for v in verdicts for m in (v.mutants or [])]
+        killed = sum(m["status"] == "killed" for _, m in muts)
+        few = [v.claim_id for v in verdicts if len(v.mutants or []) < 2]
+        weak = [(cid, m) for cid, m in muts if m["status"] != "killed"]
+        console.print(f"mutants: {killed}/{len(muts)} killed over {len(verdicts)} claims")
+        for cid, m in weak:
+            console.print(f"  mutant {m['status']}: {cid} / {m['name']} ({m['description']}): "
+                          f"predicted {m['predicted']}, measured {m['measured']}")
+        if few:
+            console.print("claims with fewer than 2 mutants: " + ", ".join(few))
+            weak += [(cid, {"status": "missing"}) for cid in few]
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"mode": args.mode, "seed": args.seed,
+                                   "mutants_run": bool(args.mutants),
                                    "verdicts": [v.to_json() for v in verdicts]},
                                   indent=2, default=str))
     contradicted = [v.claim_id for v in verdicts if v.status == Status.CONTRADICTED]
     if contradicted:
         console.print("contradicted (findings, with their numbers above; details in --json): "
                       + ", ".join(contradicted))
-    if counts["error"]:
+    if counts["error"] or weak:
         return 1
     return 1 if contradicted and args.fail_on == "contradicted" else 0
