@@ -31,7 +31,7 @@ def _claim(mutants: tuple[Mutant, ...], calls: list[str]) -> Claim:
 
 def test_mutants_share_the_measurement_and_are_judged_by_the_same_check() -> None:
     calls: list[str] = []
-    c = _claim(factor_mutants("c", "constant") + (mutant("same", "no change", c=1.0),), calls)
+    c = _claim((*factor_mutants("c", "constant"), mutant("same", "no change", c=1.0)), calls)
     v = run_claim(c, RunContext(), mutants=True)
     assert v.status == Status.HOLDS
     assert calls.count("measure") == 1
