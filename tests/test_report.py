@@ -113,11 +113,11 @@ def test_verdict_table_columns_and_content():
     lo, hi = est.interval()
     assert row[4] == f"[{lo:.4g}, {hi:.4g}]"
     assert row[6] == "400" and row[7] == "7"
-    assert row[8].endswith(v.status.value)
+    assert row[9].endswith(v.status.value)
     md = verdict_table_markdown([v], [claim])
     body = md.splitlines()[2]
-    # 9 cells -> 10 unescaped pipes
-    assert len([i for i, ch in enumerate(body) if ch == "|" and body[i - 1] != "\\"]) == 10
+    # 10 cells -> 11 unescaped pipes
+    assert len([i for i, ch in enumerate(body) if ch == "|" and body[i - 1] != "\\"]) == 11
     assert "derived by theorykit" in md  # provenance legend
 
 

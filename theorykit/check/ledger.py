@@ -142,24 +142,41 @@ class Ledger:
                 fh.write(json.dumps(v.to_json(), default=_jsonable) + "\n")
 
     def run(self, claims: Iterable[Claim], ctx: RunContext, *, resume: bool = False,
-            mutants: bool = False, on_start=None, on_done=None) -> list[Verdict]:
+            mutants: bool = False, jobs: int = 1, user_targets: tuple[str, ...] = (),
+            on_start=None, on_done=None) -> list[Verdict]:
+        """Run ``claims`` (``jobs`` at a time in worker processes when ``jobs > 1``),
+        recording each verdict as it finishes; returns them in the order given."""
         if resume:
             self.load(ctx, mutants=mutants)
-        out = []
+        claims = list(claims)
+        got: dict[str, Verdict] = {}
+        todo = []
         for c in claims:
             if resume and c.id in self.verdicts and self.verdicts[c.id].status != Status.ERROR:
-                out.append(self.verdicts[c.id])
+                got[c.id] = self.verdicts[c.id]
                 if on_done:
-                    on_done(c, self.verdicts[c.id], True)
-                continue
-            if on_start:
-                on_start(c)
-            v = run_claim(c, ctx, mutants=mutants)
-            self.record(v)
-            out.append(v)
-            if on_done:
-                on_done(c, v, False)
-        return out
+                    on_done(c, got[c.id], True)
+            else:
+                todo.append(c)
+        if jobs > 1 and len(todo) > 1:
+            from theorykit.check.parallel import run_parallel
+
+            for c, v in run_parallel(todo, ctx, jobs=jobs, mutants=mutants,
+                                     user_targets=user_targets, on_start=on_start):
+                self.record(v)
+                got[c.id] = v
+                if on_done:
+                    on_done(c, v, False)
+        else:
+            for c in todo:
+                if on_start:
+                    on_start(c)
+                v = run_claim(c, ctx, mutants=mutants)
+                self.record(v)
+                got[c.id] = v
+                if on_done:
+                    on_done(c, v, False)
+        return [got[c.id] for c in claims]
 
     def to_json(self) -> dict[str, Any]:
         return {"verdicts": [v.to_json() for v in self.verdicts.values()]}

@@ -20,6 +20,7 @@ from typing import Any
 import sympy as sp
 
 from theorykit.check.claim import PROVENANCE_TEXT, Claim, RunContext, Status, Verdict
+from theorykit.check.ledger import mutant_summary
 from theorykit.errors import InputError
 
 STATUS_MARK: dict[str, str] = {
@@ -32,8 +33,18 @@ STATUS_MARK: dict[str, str] = {
 
 VERDICT_COLUMNS: tuple[str, ...] = (
     "claim", "source (provenance)", "predicted", "measured", "interval", "tolerance", "n",
-    "seed", "verdict",
+    "seed", "mutants killed", "verdict",
 )
+
+MUTANT_COLUMNS: tuple[str, ...] = (
+    "claim", "mutant", "wrong theory", "predicted", "measured", "status",
+)
+MUTANT_MARK: dict[str, str] = {
+    "killed": "✅ killed",
+    "survived": "❌ survived",
+    "inconclusive": "❔ inconclusive",
+    "error": "⚠️ error",
+}
 
 
 # ----------------------------------------------------------------------------- Table
@@ -175,8 +186,31 @@ def verdict_cells(v: Verdict, claims: Mapping[str, Claim] | None = None) -> list
         md_text(v.tolerance) if v.tolerance else "–",
         _fmt(v.sample_size),
         _fmt(seed),
-        STATUS_MARK.get(v.status.value, v.status.value),
+        mutant_summary(v),
+        status_text(v),
     ]
+
+
+def status_text(v: Verdict) -> str:
+    """The verdict's status as shown in a table; a contradiction says what it contradicts
+    (the source's statement or theorykit's derived hypothesis)."""
+    text = STATUS_MARK.get(v.status.value, v.status.value)
+    if v.status == Status.CONTRADICTED and v.against:
+        text += " (source)" if v.against == "source" else " (derived hypothesis)"
+    return text
+
+
+def mutant_table(verdicts: Iterable[Verdict], *, caption: str = "") -> Table:
+    """One row per mutant of each verdict that ran its mutants (``verify --mutants``)."""
+    rows = []
+    for v in verdicts:
+        for m in v.mutants or []:
+            rows.append([md_code(v.claim_id), md_code(m["name"]), md_text(m["description"]),
+                         _fmt(m.get("predicted")), _fmt(m.get("measured")),
+                         MUTANT_MARK.get(m["status"], m["status"])])
+    killed = sum(r[-1] == MUTANT_MARK["killed"] for r in rows)
+    notes = [f"{killed} of {len(rows)} mutants killed (the same check said *contradicted*)."]
+    return Table(list(MUTANT_COLUMNS), rows, caption=caption, notes=notes)
 
 
 def verdict_table(verdicts: Iterable[Verdict], claims: Iterable[Claim] | Mapping[str, Claim]
@@ -220,12 +254,13 @@ def status_counts(verdicts: Iterable[Verdict]) -> dict[str, int]:
 
 def show_verdicts(pattern: str | Sequence[str], ctx: RunContext | None = None, *,
                   quick_only: bool = True, display: bool = True,
-                  caption: str | None = None) -> list[Verdict]:
+                  caption: str | None = None, mutants: bool = False) -> list[Verdict]:
     """Run the claims whose id or tag matches ``pattern`` (glob, or substring without
     wildcards; :func:`theorykit.check.registry.select`) and display their verdict table.
     A list or tuple of strings selects those exact claim ids instead (in that order).
 
-    ``ctx`` defaults to ``RunContext()`` (quick mode, seed 20251, CPU). Each claim runs
+    ``ctx`` defaults to ``RunContext()`` (quick mode, seed 20251, CPU); ``mutants`` also
+    runs each claim's mutants (wrong theories) through the same check. Each claim runs
     through :func:`theorykit.check.ledger.run_claim`, so a failing check becomes an
     ``error`` verdict, never an exception. Returns the verdicts (assign the result, e.g.
     ``vs = show_verdicts("compressors.*")``, to plot ``vs[0].series``).
@@ -244,7 +279,7 @@ def show_verdicts(pattern: str | Sequence[str], ctx: RunContext | None = None, *
         claims = [by_id[p] for p in pattern]
     if not claims:
         raise InputError(f"no claim matches {pattern!r}")
-    verdicts = [run_claim(c, ctx) for c in claims]
+    verdicts = [run_claim(c, ctx, mutants=mutants) for c in claims]
     table = verdict_table(verdicts, claims, caption=caption if caption is not None else
                           f"Claims matching {pattern!r} ({ctx.mode} mode, seed {ctx.seed})")
     if display:

@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--claims", metavar="MODULE_OR_FILE", action="append", default=[],
                    help="a claim module of your own (dotted path or .py file; repeatable): "
                         "run its claims, mutants included, instead of the built-in ones")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="run N claims at a time in worker processes (default 1)")
+    p.add_argument("--seeds", type=int, metavar="K",
+                   help="re-run the claims under K seeds (seed, seed+1, ...) and report "
+                        "each claim's measured contradiction rate against its level")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--fail-on", choices=("contradicted", "error"), default="contradicted",
                    help="exit status 1 when a claim is contradicted or errors (default), or "
@@ -50,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume and not args.journal:
         raise InputError("--resume needs --journal PATH")
+    if not 1 <= args.jobs <= 64:
+        raise InputError(f"--jobs must be between 1 and 64, got {args.jobs}")
+    if args.seeds is not None and not 1 <= args.seeds <= 1000:
+        raise InputError(f"--seeds must be between 1 and 1000, got {args.seeds}")
     if args.claims:
         user = [c for target in args.claims for c in load_user_claims(target)]
         ids = {c.id for c in select(args.only)}
@@ -86,8 +95,12 @@ def run(args: argparse.Namespace) -> int:
                 print(f"[{v.status.value:>12}] {c.id} ({v.elapsed_s or 0:.1f}s){mut}{tag}",
                       file=sys.stderr, flush=True)
 
+        if args.seeds:
+            progress.update(task, total=len(claims) * args.seeds)
+            return _run_seeds(args, claims, on_start, on_done, console)
         ctx = RunContext(mode=args.mode, seed=args.seed, device=args.device)
         verdicts = ledger.run(claims, ctx, resume=args.resume, mutants=args.mutants,
+                              jobs=args.jobs, user_targets=tuple(args.claims),
                               on_start=on_start, on_done=on_done)
 
     table = Table(title=f"theorykit verify ({args.mode}, seed {args.seed})", show_lines=False)
@@ -134,3 +147,52 @@ def run(args: argparse.Namespace) -> int:
     if counts["error"] or weak:
         return 1
     return 1 if contradicted and args.fail_on == "contradicted" else 0
+
+
+def _run_seeds(args: argparse.Namespace, claims, on_start, on_done, console) -> int:
+    """``--seeds K``: every claim under K seeds; a table of contradiction rates."""
+    from rich.table import Table
+
+    from theorykit.check.flake import FLAG_P, flake_rows
+    from theorykit.check.ledger import versions
+
+    seeds = [args.seed + k for k in range(args.seeds)]
+    statuses: dict[str, list[str]] = {c.id: [] for c in claims}
+    for seed in seeds:
+        ledger = Ledger(Path(args.journal) if args.journal else None)
+        ctx = RunContext(mode=args.mode, seed=seed, device=args.device)
+        for v in ledger.run(claims, ctx, resume=args.resume, mutants=False, jobs=args.jobs,
+                            user_targets=tuple(args.claims), on_start=on_start,
+                            on_done=on_done):
+            statuses[v.claim_id].append(v.status.value)
+    rows = flake_rows(statuses)
+    table = Table(title=f"contradiction rate over {len(seeds)} seeds "
+                        f"({seeds[0]}..{seeds[-1]}, {args.mode})")
+    for col in ("claim", "runs", "holds", "contradicted", "inconclusive", "error", "rate",
+                "level", "P(>= observed)", "verdict"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.claim_id, str(r.runs), str(r.holds), str(r.contradicted),
+                      str(r.inconclusive), str(r.error), f"{r.rate:.3f}", f"{r.level:.4f}",
+                      f"{r.p_value:.3g}", r.verdict)
+    console.print(table)
+    flaky = [r.claim_id for r in rows if r.verdict in ("flaky", "errors")]
+    console.print(f"flagged (binomial tail < {FLAG_P:g} under the declared level, or "
+                  f"errors): {', '.join(flaky) or 'none'}")
+    if args.json:
+        import datetime as _dt
+        import os
+        import platform
+
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({
+            "mode": args.mode, "seeds": seeds, "flag_p": FLAG_P,
+            "rows": [r.to_json() for r in rows],
+            "provenance": {
+                "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "command": "theorykit verify " + " ".join(sys.argv[2:]),
+                "versions": versions(), "cores": os.cpu_count(),
+                "machine": platform.processor() or platform.machine()},
+        }, indent=2))
+    return 1 if flaky else 0

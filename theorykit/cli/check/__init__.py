@@ -1,0 +1,1 @@
+"""Subcommands of ``theorykit check`` (one module each, exposing ``register``)."""
