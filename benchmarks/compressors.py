@@ -29,7 +29,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -38,6 +37,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import _results  # benchmarks/_results.py: results files with provenance
 import torch
 
 from theorykit.compressors.registry import catalog
@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="torch intra-op threads (default: torch's default)")
     p.add_argument("--only", nargs="+", help="codec names")
-    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    p.add_argument("--json", metavar="PATH", help="write the results as JSON here (default "
+                   "for a full run: results/benchmarks/compressors.json)")
     args = p.parse_args(argv)
     dims = [int(v) for v in (args.dims or ([1e5] if args.quick else [1e6, 1e7]))]
     repeats = args.repeats or (3 if args.quick else 5)
@@ -231,9 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     out = run(dims, args.device, repeats, args.warmup, args.only)
     print(f"\ntargets met: {out['targets_met']}/{out['targets_total']} "
           f"(device {out['device']}, {out['threads']} threads, load {out['loadavg']})")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2)
+    _results.write("compressors", out, args.json, args.quick)
     return 0
 
 

@@ -26,7 +26,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
+
+import _results  # benchmarks/_results.py: results files with provenance
 
 DERIVE_TARGET_S = 2.0
 OPTIMUM_TARGET_S = 1.0
@@ -94,7 +95,8 @@ def _run(kind: str, case: object, cache: str) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="three cases only (CI smoke)")
-    ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--json", help="write the rows here (default for a full run: "
+                    "results/benchmarks/derive_time.json)")
     args = ap.parse_args(argv)
     derive_cases = DERIVE_CASES[:2] if args.quick else DERIVE_CASES
     opt_cases = OPTIMUM_CASES[:1] if args.quick else OPTIMUM_CASES
@@ -120,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         worst = max(r[col] / r["target_s"] for r in rows)
         print(f"worst time/target {what}: {worst:.2f} "
               f"({'meets' if worst <= 1 else 'MISSES'} the targets)")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"rows": rows, "date": time.strftime("%Y-%m-%d")}, fh, indent=2)
+    _results.write("derive_time", {"rows": rows}, args.json, args.quick)
     return 0
 
 

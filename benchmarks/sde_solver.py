@@ -30,14 +30,13 @@ Usage: ``python benchmarks/sde_solver.py [--quick] [--json PATH] [--repeats 3] [
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+import _results  # benchmarks/_results.py: results files with provenance
 import numpy as np
 import torch
 
@@ -189,7 +188,8 @@ def timeit(fns: dict[str, Callable[[int], Any]], steps: int, repeats: int, budge
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (CI smoke test)")
-    ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    ap.add_argument("--json", metavar="PATH", help="write the results as JSON here (default "
+                    "for a full run: results/benchmarks/sde_solver.json)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--budget", type=float, default=3.0,
                     help="seconds per timed run at most (sets each contender's step count)")
@@ -240,11 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row['ratio_theorykit_vs_torchsde']:8.2f}  {spec['origin']}", flush=True)
     print("columns: paths x steps per second (best of repeats; steps = theorykit's, each "
           "contender's own count is in --json); tk/hand target >= 0.8")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"rows": rows, "dtype": args.dtype, "threads": torch.get_num_threads(),
-                       "torch": torch.__version__, "python": sys.version.split()[0],
-                       "machine": platform.processor() or platform.machine()}, fh, indent=2)
+    _results.write("sde_solver", {"rows": rows, "dtype": args.dtype}, args.json, args.quick)
     return 0
 
 
