@@ -23,7 +23,7 @@ VERIFY_JSON ?= results/verify.json
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.theorykit-installed
 
-.PHONY: help venv verify test test-fast lint book clean-book clean-venv
+.PHONY: help venv verify test test-fast lint book book-assets clean-book clean-venv
 
 help:
 	@echo "make verify | test | test-fast | lint | book | venv | clean-book | clean-venv"
@@ -72,7 +72,27 @@ lint: venv
 # every page is rebuilt (--all).
 JCACHE := book/_build/.jupyter_cache/global.db
 
-book: venv
+# Math renders without the network: MathJax comes from its npm package (book/package.json,
+# pinned by book/package-lock.json) and is served by the book itself from _static/mathjax.
+MATHJAX := book/_static/mathjax/tex-chtml.js
+MJ_SRC := book/node_modules/mathjax/es5
+
+$(MATHJAX): book/package.json book/package-lock.json
+	@set -euo pipefail; command -v npm >/dev/null || { echo "make book: npm is needed to \
+	install MathJax (book/package.json)" >&2; exit 1; }; \
+	npm ci --prefix book --no-audit --no-fund --loglevel=error; \
+	rm -rf book/_static/mathjax; \
+	mkdir -p book/_static/mathjax/input/tex book/_static/mathjax/output/chtml/fonts; \
+	cp $(MJ_SRC)/tex-chtml.js book/_static/mathjax/; \
+	cp -r $(MJ_SRC)/input/tex/extensions book/_static/mathjax/input/tex/; \
+	cp -r $(MJ_SRC)/output/chtml/fonts/woff-v2 book/_static/mathjax/output/chtml/fonts/; \
+	cp -r $(MJ_SRC)/ui $(MJ_SRC)/a11y book/_static/mathjax/; \
+	cp book/node_modules/mathjax/LICENSE book/_static/mathjax/; \
+	touch $(MATHJAX)
+
+book-assets: $(MATHJAX)
+
+book: venv $(MATHJAX)
 	@set -euo pipefail; all=""; \
 	if [ -f "$(JCACHE)" ] && [ -n "$$(find theorykit derivations examples -name '*.py' \
 	    -newer "$(JCACHE)" -print -quit 2>/dev/null)" ]; then \
