@@ -233,3 +233,66 @@ def test_unbiasedness_test_is_calibrated():
     frac = float(np.mean(np.array(ps) < 0.05))
     se = math.sqrt(0.05 * 0.95 / 300)
     assert abs(frac - 0.05) <= 3 * se, frac
+
+
+# --------------------------------------------------------------------------- tightness
+class LooseOmegaRandK(RandK):
+    """Rand-k claiming omega = 2 (d/k - 1): true (a one-sided bound cannot refute it) but
+    2x loose at every x."""
+
+    name = "t_loose_randk"
+
+    def classes(self):
+        return (Unbiased(2 * (D / self.sym("k") - 1)),)
+
+
+def test_tightness_test_refutes_a_loose_constant_claimed_tight():
+    spec = LooseOmegaRandK(k=4)
+    assert certify(spec, d=16, n_samples=200, seed=SEED).status == Status.HOLDS
+    rep = certify(spec, d=16, n_samples=200, seed=SEED, tight={"U.omega": ["constant"]})
+    att = rep.constant("U.omega.attained")
+    assert rep.status == Status.CONTRADICTED and att.status == "contradicted"
+    # at the constant input the error ratio is exactly d/k - 1 = 3 against the claimed 6
+    assert att.estimate == pytest.approx(3.0, rel=1e-6) and att.claimed == pytest.approx(6.0)
+    assert "attained" in rep.rule()
+    # the true constant passes the same two-sided test, counted in the Bonferroni z
+    ok = certify(make("randk", k=4), d=16, n_samples=200, seed=SEED,
+                 tight={"U.omega": ["constant"], "B1.alpha": ["constant"]})
+    assert ok.status == Status.HOLDS
+    assert ok.n_tests == certify(make("randk", k=4), d=16, n_samples=200,
+                                 seed=SEED).n_tests + 2
+
+
+def test_claimed_override_and_sample_cache_reuse_the_draws():
+    calls = []
+
+    class Counting(RandK):
+        name = "t_counting_randk"
+
+        def apply(self, x, generator=None):
+            calls.append(x.shape[0])
+            return super().apply(x, generator)
+
+    spec = Counting(k=4)
+    cache: dict = {}
+    first = certify(spec, d=16, n_samples=100, seed=SEED, sample_cache=cache)
+    n_first = len(calls)
+    half = certify(spec, d=16, n_samples=100, seed=SEED, sample_cache=cache,
+                   claimed=lambda d: (Unbiased(sp.Rational(d, 4) / 2 - sp.Rational(1, 2)),))
+    assert first.status == Status.HOLDS and half.status == Status.CONTRADICTED
+    assert half.constant("U.omega").claimed == pytest.approx(1.5)
+    # the second certification drew only the confirmation samples of its rejections
+    assert all(n >= 2000 for n in calls[n_first:])
+    n_second = len(calls)
+    again = certify(spec, d=16, n_samples=100, seed=SEED, sample_cache=cache,
+                    claimed=lambda d: (Unbiased(sp.Rational(d, 4) / 2 - sp.Rational(1, 2)),))
+    assert len(calls) == n_second  # everything came from the cache
+    assert again.to_json(rows=False) | {"elapsed_s": 0} == half.to_json(rows=False) | {
+        "elapsed_s": 0}
+
+
+def test_tight_names_must_exist():
+    with pytest.raises(InputError, match="not a claimed constant"):
+        certify(make("randk", k=4), d=16, n_samples=10, seed=0, tight={"B3.delta": ["one_hot"]})
+    with pytest.raises(InputError, match="not in the suite"):
+        certify(make("randk", k=4), d=16, n_samples=10, seed=0, tight={"U.omega": ["nope"]})

@@ -85,6 +85,18 @@ def test_reported_epsilon_upper_bounds_true_epsilon(m, k, d, delta) -> None:
     assert exact_epsilon(m, 0.5, k, delta, d=d) == pytest.approx(true, abs=1e-6)
 
 
+@pytest.mark.parametrize("m,k,d,delta", [(64, 1, 1, 1e-5), (40, 2, 2, 1e-4),
+                                         (30, 1, 3, 1e-4)])
+def test_pld_epsilon_is_tight_to_its_grid(m, k, d, delta) -> None:
+    """Derived: losses rounded up by < h each, so exact <= reported <= exact + d·h (+ the
+    bisection tolerances); rounding down (an invalid accountant) under-reports ε."""
+    ex = exact_epsilon(m, 0.5, k, delta, d=d)
+    for h in (1e-3, 1e-2):
+        rep = pld_epsilon(m, 0.5, k, delta, d=d, grid=h)
+        assert ex - 1e-7 <= rep <= ex + d * h + 1e-6
+    assert pld_epsilon(m, 0.5, k, delta, d=d, grid=1e-2, round_up=False) < ex - 1e-4
+
+
 def test_mechanism_epsilon_and_shift() -> None:
     mech = BinomialQuantizer(1.0, 8, 64)
     assert mech.shift() == 8  # full range 2α in grid units Δ = 0.25

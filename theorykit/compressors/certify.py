@@ -43,6 +43,13 @@ Sign-type memberships (not positively homogeneous) are checked by comparing
 non-homogeneity (*holds*); no difference is *inconclusive* (never contradicted: equal
 second moments do not prove homogeneity).
 
+Tightness (optional, ``tight=``): a one-sided test cannot tell a true constant from a
+looser one (``omega`` x2 passes ``E||C - x||^2 <= omega ||x||^2`` whenever ``omega`` does).
+Where a constant is claimed *attained* at known inputs (rand-k's ``d/k - 1`` at every x,
+natural compression's ``1/8`` at ``|x_j| = (4/3) 2^j``), the caller names them and the
+certifier adds the reverse inequality there (key ``KEY.attained``) under the same rule and
+Bonferroni count, so the bound is judged two-sided where it is tight.
+
 Per constant the report gives the verdict, the worst (d, input) — a contradicted one if any,
 else the one closest to the bound — the *implied constant* there (the value that makes the
 inequality tight, solved symbolically from the class definition) ± its delta-method SE,
@@ -80,6 +87,11 @@ TINY = 1e-20
 HUGE = 1e15
 
 InputSuite = Callable[[int, torch.Generator], dict[str, torch.Tensor]]
+ClaimedClasses = Callable[[int], Sequence[CompressorClass]]
+"""``d -> numeric class memberships``: the constants to certify at dimension ``d`` (by
+default ``spec.numeric_classes(d)``; a caller may certify other values, e.g. a mutant)."""
+ATTAINED = ".attained"
+"""Suffix of the key of a tightness test (``"U.omega.attained"``)."""
 
 
 # --------------------------------------------------------------------------- inputs
@@ -241,7 +253,10 @@ class CertificationReport:
         return (f"violation > z·SE + tol, z={self.z:.3g} (Bonferroni over {self.n_tests} tests, "
                 f"family-wise alpha={self.alpha:g}), tol={self.float_rtol:g}·scale; "
                 f"randomized rejections confirmed on {CONFIRM_FACTOR}x fresh samples with "
-                f"Cochran's rule; inconclusive if SE > {self.max_rel_se:g}·scale or non-finite")
+                f"Cochran's rule; inconclusive if SE > {self.max_rel_se:g}·scale or non-finite"
+                + ("; KEY.attained: the reverse inequality at the inputs where the constant "
+                   "is claimed attained, same rule (two-sided at those inputs)"
+                   if any(c.key.endswith(ATTAINED) for c in self.constants) else ""))
 
     def to_json(self, *, rows: bool = True) -> dict[str, Any]:
         out = asdict(self)
@@ -319,9 +334,12 @@ class _Numeric:
     formula: str
 
 
-def _numeric_tests(spec: CompressorSpec, d: int) -> tuple[list[_Numeric], list[str], bool]:
-    """The numeric inequalities claimed at dimension ``d``; the unbiased class keys; and
-    whether a sign-type membership is claimed."""
+def _numeric_tests(spec: CompressorSpec, d: int,
+                   claimed: ClaimedClasses | None = None
+                   ) -> tuple[list[_Numeric], list[str], bool]:
+    """The numeric inequalities claimed at dimension ``d`` (``spec.numeric_classes(d)``, or
+    ``claimed(d)`` when given); the unbiased class keys; and whether a sign-type membership
+    is claimed."""
     tests: list[_Numeric] = []
     unbiased: list[str] = []
     sign = False
@@ -329,7 +347,7 @@ def _numeric_tests(spec: CompressorSpec, d: int) -> tuple[list[_Numeric], list[s
     symbolic: dict[str, list[CompressorClass]] = {}
     for c in spec.classes():
         symbolic.setdefault(c.name, []).append(c)
-    for c in spec.numeric_classes(d):
+    for c in (spec.numeric_classes(d) if claimed is None else claimed(d)):
         if isinstance(c, SignType):
             sign = True
             continue
@@ -546,27 +564,49 @@ def certify(
     max_rel_se: float = MAX_REL_SE,
     confirm: bool = True,
     device: str = "cpu",
+    claimed: ClaimedClasses | None = None,
+    tight: Mapping[str, Sequence[str]] | None = None,
+    sample_cache: dict[Any, Any] | None = None,
 ) -> CertificationReport:
     """Certify every claimed constant of ``spec`` by Monte Carlo (see the module docstring
     for the statistics). ``d`` defaults to ``spec.d`` or 64; ``inputs`` is a function
     ``(d, generator) -> {name: tensor}`` (default :func:`input_suite`) or a fixed mapping of
-    inputs of one dimension. Runs the compressor in float64 on ``device``."""
+    inputs of one dimension. Runs the compressor in float64 on ``device``.
+
+    ``claimed``: ``d -> classes`` to certify instead of ``spec.numeric_classes(d)`` (the
+    same samples, other constants). ``tight``: ``{constant key: [input names]}`` — inputs
+    where the claimed constant is *attained* (e.g. ``{"U.omega": ["constant"]}`` for
+    rand-k, whose error ratio is ``d/k - 1`` at every x). Each adds a two-sided test at that
+    input under the key ``KEY.attained``: the reverse inequality, judged by the same rule
+    (so a constant claimed tight but 2x loose there is *contradicted*); these tests enter
+    the Bonferroni count. ``sample_cache``: a dict reused across calls for the same spec,
+    seed and inputs, so re-certifying other constants draws no new samples."""
     if torch.device(device).type != "cpu":
         return _certify(spec, d, n_samples, seed, inputs, alpha, float_rtol, max_rel_se,
-                        confirm, device)
+                        confirm, device, claimed, tight, sample_cache)
     # the batches are small: one intra-op thread avoids thread contention, which on a
     # busy 2-core machine made each small torch op ~100x slower
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         return _certify(spec, d, n_samples, seed, inputs, alpha, float_rtol, max_rel_se,
-                        confirm, device)
+                        confirm, device, claimed, tight, sample_cache)
     finally:
         torch.set_num_threads(threads)
 
 
+def _attained_test(t: _Numeric, inputs: Sequence[str]) -> _Numeric:
+    """The reverse inequality of ``t`` (its violation is the slack of ``t``): rejected when
+    the claimed bound is not attained at an input where it is claimed to be."""
+    q = t.ineq
+    flipped = Inequality(q.label, q.coeffs, "ge" if q.sense == "le" else "le", q.rhs,
+                         f"attained ({q.text.replace('<=', '=').replace('>=', '=')}) at "
+                         f"{', '.join(inputs)}")
+    return _Numeric(t.key + ATTAINED, t.cls, flipped, t.coeffs, t.rhs, t.formula)
+
+
 def _certify(spec, d, n_samples, seed, inputs, alpha, float_rtol, max_rel_se, confirm,
-             device) -> CertificationReport:
+             device, claimed=None, tight=None, sample_cache=None) -> CertificationReport:
     t0 = time.perf_counter()
     if n_samples < 2:
         raise InputError(f"n_samples must be >= 2, got {n_samples}")
@@ -578,6 +618,15 @@ def _certify(spec, d, n_samples, seed, inputs, alpha, float_rtol, max_rel_se, co
     for v in dims:
         spec.check_dim(v)
     n = n_samples if spec.randomized else 2
+    tight = dict(tight or {})
+
+    def sample(x: torch.Tensor, m: int, s: int) -> tuple[np.ndarray, torch.Tensor | None, str]:
+        if sample_cache is None:
+            return _sample_stats(spec, x, m, s)
+        key = (spec.name, repr(sorted(spec.values.items())), x.cpu().numpy().tobytes(), m, s)
+        if key not in sample_cache:
+            sample_cache[key] = _sample_stats(spec, x, m, s)
+        return sample_cache[key]
 
     # inputs and numeric tests per dimension
     plan = []
@@ -594,9 +643,18 @@ def _certify(spec, d, n_samples, seed, inputs, alpha, float_rtol, max_rel_se, co
                 raise InputError(f"input {k!r} has shape {tuple(v.shape)}, expected ({dd},)")
             if not bool(torch.isfinite(v).all()) or float(v.abs().max()) == 0.0:
                 raise InputError(f"input {k!r} must be finite and non-zero")
-        tests, unb, sign = _numeric_tests(spec, dd)
+        tests, unb, sign = _numeric_tests(spec, dd, claimed)
+        known = {t.key for t in tests}
+        for key, names in tight.items():
+            if key not in known:
+                raise InputError(f"tight: {key!r} is not a claimed constant of {spec.name} "
+                                 f"(claimed: {sorted(known)})")
+            missing = sorted(set(names) - set(suite))
+            if missing:
+                raise InputError(f"tight: inputs {missing} of {key!r} are not in the suite")
+        n_att = sum(len(tight.get(t.key, ())) for t in tests)
         plan.append((dd, suite, tests, unb, sign))
-        n_tests += len(suite) * (len(tests) + len(unb) + int(sign))
+        n_tests += len(suite) * (len(tests) + len(unb) + int(sign)) + n_att
     z = bonferroni_z(n_tests, alpha)
 
     rows: dict[str, list[TestRow]] = {}
@@ -604,6 +662,10 @@ def _certify(spec, d, n_samples, seed, inputs, alpha, float_rtol, max_rel_se, co
     for di, (dd, suite, tests, unb, sign) in enumerate(plan):
         for t in tests:
             meta.setdefault(t.key, (t.cls.name, t.ineq.label, t.ineq.text, t.formula))
+        for t in tests:
+            if t.key in tight:
+                a = _attained_test(t, tight[t.key])
+                meta.setdefault(a.key, (t.cls.name, t.ineq.label, a.ineq.text, t.formula))
         for k in unb:
             meta.setdefault(k, (k.split(".")[0], "unbiased", "E C(x) = x", "E C(x) = x"))
         if sign:
@@ -612,20 +674,26 @@ def _certify(spec, d, n_samples, seed, inputs, alpha, float_rtol, max_rel_se, co
                              "not positively homogeneous"))
         for ii, (name, x) in enumerate(suite.items()):
             s0 = _seed(seed, dd, di, ii, 1)
-            stats, Y, err = _sample_stats(spec, x, n, s0)
+            stats, Y, err = sample(x, n, s0)
             for t in tests:
                 rows.setdefault(t.key, []).append(_run_linear(
                     spec, t, x, name, dd, stats, err, n, z, float_rtol, max_rel_se,
-                    confirm, _seed(seed, dd, di, ii, 2)))
+                    confirm, _seed(seed, dd, di, ii, 2), sample))
+                if name in tight.get(t.key, ()):
+                    a = _attained_test(t, tight[t.key])
+                    rows.setdefault(a.key, []).append(_run_linear(
+                        spec, a, x, name, dd, stats, err, n, z, float_rtol, max_rel_se,
+                        confirm, _seed(seed, dd, di, ii, 2), sample))
             for k in unb:
                 rows.setdefault(k, []).append(_run_unbiased(
                     spec, k, x, name, dd, stats, Y, err, n, n_tests, alpha, float_rtol,
-                    confirm, _seed(seed, dd, di, ii, 3)))
+                    confirm, _seed(seed, dd, di, ii, 3), sample))
             if sign:
                 rows.setdefault("sign-type.nonhomogeneous", []).append(_run_homogeneity(
-                    spec, x, name, dd, stats, n, z, float_rtol, _seed(seed, dd, di, ii, 4)))
+                    spec, x, name, dd, stats, n, z, float_rtol, _seed(seed, dd, di, ii, 4),
+                    sample))
 
-    constants = [_summarise(key, meta[key], rows[key], seed) for key in meta]
+    constants = [_summarise(key, meta[key], rows[key], seed) for key in meta if key in rows]
     return CertificationReport(
         compressor=spec.name, values=dict(spec.values), dims=dims, n_samples=n, seed=seed,
         z=z, alpha=alpha, n_tests=n_tests, float_rtol=float_rtol, max_rel_se=max_rel_se,
@@ -634,13 +702,14 @@ def _certify(spec, d, n_samples, seed, inputs, alpha, float_rtol, max_rel_se, co
 
 
 def _run_linear(spec, t: _Numeric, x, name, dd, stats, err, n, z, float_rtol, max_rel_se,
-                confirm, seed2) -> TestRow:
+                confirm, seed2, sample=None) -> TestRow:
+    sample = sample or functools.partial(_sample_stats, spec)
     res = _linear_test(t, stats, z, float_rtol, max_rel_se)
     note = err or res["note"]
     used_n, used = n, res
     if res["status"] == Status.CONTRADICTED and spec.randomized and confirm:
         n2 = min(max(CONFIRM_FACTOR * n, 2000), max(CONFIRM_MAX, n))
-        stats2, _, err2 = _sample_stats(spec, x, n2, seed2)
+        stats2, _, err2 = sample(x, n2, seed2)
         res2 = _linear_test(t, stats2, z, float_rtol, max_rel_se)
         used_n, used = n2, res2
         if res2["status"] == Status.CONTRADICTED:
@@ -665,13 +734,14 @@ def _run_linear(spec, t: _Numeric, x, name, dd, stats, err, n, z, float_rtol, ma
 
 
 def _run_unbiased(spec, key, x, name, dd, stats, Y, err, n, n_tests, alpha, float_rtol,
-                  confirm, seed2) -> TestRow:
+                  confirm, seed2, sample=None) -> TestRow:
+    sample = sample or functools.partial(_sample_stats, spec)
     res = _unbiased_test(stats, Y, n_tests, alpha, float_rtol)
     note = err or res["note"]
     used_n, used = n, res
     if res["status"] == Status.CONTRADICTED and spec.randomized and confirm:
         n2 = min(max(CONFIRM_FACTOR * n, 2000), max(CONFIRM_MAX, n))
-        stats2, Y2, err2 = _sample_stats(spec, x, n2, seed2)
+        stats2, Y2, err2 = sample(x, n2, seed2)
         res2 = _unbiased_test(stats2, Y2, n_tests, alpha, float_rtol)
         used_n, used = n2, res2
         if res2["status"] == Status.CONTRADICTED:
@@ -689,8 +759,10 @@ def _run_unbiased(spec, key, x, name, dd, stats, Y, err, n, n_tests, alpha, floa
                    implied_se=used["se"], tightness=None, note=note)
 
 
-def _run_homogeneity(spec, x, name, dd, stats, n, z, float_rtol, seed2) -> TestRow:
-    stats2, _, err = _sample_stats(spec, 2.0 * x, n, seed2)
+def _run_homogeneity(spec, x, name, dd, stats, n, z, float_rtol, seed2, sample=None
+                     ) -> TestRow:
+    sample = sample or functools.partial(_sample_stats, spec)
+    stats2, _, err = sample(2.0 * x, n, seed2)
     # stats are normalised by ||x||^2 (resp. ||2x||^2), so for a positively homogeneous map
     # both columns have the same mean: E||C(2x)||^2 / (4||x||^2) = E||C(x)||^2 / ||x||^2
     a, b = stats[:, 1], stats2[:, 1]

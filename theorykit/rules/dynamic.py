@@ -149,9 +149,11 @@ def _positive(name: str, v: Any) -> float:
 
 
 def dq_levels(norms: Any, t: Any, T: int, *, mu: float, eta: float, L: float, d: int,
-              n_workers: int, eps_q: float) -> np.ndarray:
+              n_workers: int, eps_q: float, decay_exponent: float = 1.0) -> np.ndarray:
     """Real-valued s_t of the derived schedule for gradient norms ``norms`` at steps ``t``
-    (broadcast; numpy): ||g_t|| (1-μη)^{(T-1-t)/2} sqrt(T L η² d/(8 N ε_Q))."""
+    (broadcast; numpy): ||g_t|| (1-μη)^{(T-1-t)/2} sqrt(T L η² d/(8 N ε_Q)).
+    ``decay_exponent`` multiplies the exponent (T-1-t)/2 (1: the derived schedule; other
+    values are wrong schedules, used as mutants by the claims)."""
     mu, eta, L, eps_q = (_positive(n, v) for n, v in
                          (("mu", mu), ("eta", eta), ("L", L), ("eps_q", eps_q)))
     if mu * eta >= 1:
@@ -160,7 +162,7 @@ def dq_levels(norms: Any, t: Any, T: int, *, mu: float, eta: float, L: float, d:
         raise InputError("T, d and n_workers must be >= 1")
     norms = np.asarray(norms, dtype=float)
     t = np.asarray(t, dtype=float)
-    return norms * (1 - mu * eta) ** ((T - 1 - t) / 2) * math.sqrt(
+    return norms * (1 - mu * eta) ** (float(decay_exponent) * (T - 1 - t) / 2) * math.sqrt(
         T * L * eta**2 * d / (8 * n_workers * eps_q))
 
 
@@ -342,10 +344,11 @@ def codec_compress(spec: Any) -> Compress:
 
 
 def dq_compress(make_spec: Callable[[int], Any], *, T: int, mu: float, eta: float, L: float,
-                n_workers: int, eps_q: float) -> Compress:
+                n_workers: int, eps_q: float, decay_exponent: float = 1.0) -> Compress:
     """DQ-SGD: every worker quantizes with s from :func:`dq_levels` at its own gradient
     norm (rounded up by :func:`dq_codec_levels`); rows with equal s share one codec call.
-    ``make_spec(s)`` builds the codec (e.g. ``lambda s: make("qsgd", s=s)``)."""
+    ``make_spec(s)`` builds the codec (e.g. ``lambda s: make("qsgd", s=s)``);
+    ``decay_exponent`` as in :func:`dq_levels`."""
     cache: dict[int, Any] = {}
     bits_cache: dict[tuple[int, int], int] = {}
 
@@ -354,7 +357,7 @@ def dq_compress(make_spec: Callable[[int], Any], *, T: int, mu: float, eta: floa
         flat = g.reshape(R * N, d)
         norms = torch.linalg.vector_norm(flat, dim=1).numpy()
         s_real = dq_levels(norms, t, T, mu=mu, eta=eta, L=L, d=d, n_workers=n_workers,
-                           eps_q=eps_q)
+                           eps_q=eps_q, decay_exponent=decay_exponent)
         s_int = dq_codec_levels(s_real)
         out = torch.empty_like(flat)
         bits = np.zeros(R * N)
