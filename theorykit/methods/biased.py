@@ -272,6 +272,10 @@ class RunResult:
     diverged_at: int | None = None
     bits_per_message: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    gap_avg_path: np.ndarray | None = None
+    """f(x̄^k) - f* at the recorded steps (column j is k = ``steps[j]``; x̄^k averages
+    x^0..x^{k-1}, x̄^0 = x^0), shape (R, T), if ``average_q`` is given; the last column is
+    ``gap_avg``."""
 
 
 def run(method: DCGD | EF | EF21, problem: LocalQuadratics, *, x0: Any, eta: float |
@@ -330,6 +334,7 @@ def _run(method: DCGD | EF | EF21, problem: LocalQuadratics, *, x0: Any, eta: fl
     dists = np.full((replicas, len(rec)), np.nan)
     j = 0
     xbar = x.clone() if average_q is not None else None
+    avg_gaps = np.full((replicas, len(rec)), np.nan) if xbar is not None else None
     diverged = None
     grads = stoch_grads(x)
     state = method.init(grads, generator)
@@ -338,6 +343,9 @@ def _run(method: DCGD | EF | EF21, problem: LocalQuadratics, *, x0: Any, eta: fl
             gap = problem.gap(x)
             gaps[:, j] = gap.cpu().numpy()
             dists[:, j] = ((x - problem.x_star) ** 2).sum(-1).cpu().numpy()
+            if avg_gaps is not None:
+                # here x̄ averages x^0..x^{k-1} (x^0 at k = 0): the x̄^k of the EF rate
+                avg_gaps[:, j] = problem.gap(xbar).cpu().numpy()
             j += 1
             if not torch.isfinite(gap).all() or float(gap.max()) > blowup:
                 diverged = k
@@ -360,4 +368,5 @@ def _run(method: DCGD | EF | EF21, problem: LocalQuadratics, *, x0: Any, eta: fl
         bits = spec.numeric_bits(d)
     except (InputError, TypeError, ValueError):
         bits = None
-    return RunResult(np.array(rec), gaps, dists, x, gap_avg, diverged, bits)
+    return RunResult(np.array(rec), gaps, dists, x, gap_avg, diverged, bits,
+                     gap_avg_path=avg_gaps)

@@ -150,16 +150,17 @@ def floor_slopes() -> dict[str, sp.Expr]:
 
 
 # --------------------------------------------------------------------------- measurements
-def measure_floor(*, n: int, d: int, k: int, C: float, D: float, eta: float, window: int,
-                  replicas: int, seed: int, burn: int | None = None, mu: float = 1.0,
-                  L: float = 10.0, problem_seed: int = 1, compressor: str = "topk"
-                  ) -> Estimate:
+def measure_floor(*, n: int, d: int, k: int | None, C: float, D: float, eta: float,
+                  window: int, replicas: int, seed: int, burn: int | None = None,
+                  mu: float = 1.0, L: float = 10.0, problem_seed: int = 1,
+                  compressor: str = "topk", params: Mapping[str, Any] | None = None,
+                  x0_scale: float | None = None) -> Estimate:
     """Stationary mean of f(x^k) - f* of EF with ``compressor(k)`` at a constant step on
     :meth:`LocalQuadratics.random` (x* = 0, heterogeneity ``D``) with gradient noise ``C``:
     each replica's time average over the ``window`` steps after ``burn`` (default
     ``ceil(6/(μη))``, i.e. e⁻⁶ of the slowest mode's transient left), then mean ± SE over
-    the independent replicas. x⁰ ~ N(0, ((C + D)/d) I), so runs at different scales of
-    (C, D) start at the matching scale (the measured floor is then exactly homogeneous)."""
+    the independent replicas. x⁰ ~ N(0, (s/d) I) with ``s = x0_scale`` (default C + D).
+    ``params`` are the compressor's parameters (default ``{"k": k}``)."""
     from theorykit.compressors.registry import make
     from theorykit.methods.biased import EF, LocalQuadratics, run
 
@@ -170,9 +171,86 @@ def measure_floor(*, n: int, d: int, k: int, C: float, D: float, eta: float, win
     steps = burn + window
     p = LocalQuadratics.random(n, d, mu=mu, L=L, heterogeneity=D, seed=problem_seed)
     g = torch.Generator().manual_seed(seed)
-    x0 = torch.randn(replicas, d, generator=g, dtype=torch.float64) * math.sqrt((C + D) / d)
-    r = run(EF(make(compressor, k=k)), p, x0=x0, eta=eta, steps=steps, replicas=replicas,
+    scale = C + D if x0_scale is None else x0_scale
+    x0 = torch.randn(replicas, d, generator=g, dtype=torch.float64) * math.sqrt(scale / d)
+    spec = make(compressor, **(dict(params) if params is not None else {"k": k}))
+    r = run(EF(spec), p, x0=x0, eta=eta, steps=steps, replicas=replicas,
             noise=C, generator=g)
     if r.diverged_at is not None:
         return Estimate(math.inf, math.inf, replicas)
     return mean_se(np.asarray(r.gap[:, burn + 1:].mean(1)))
+
+
+# --------------------------------------------------------------------------- exact floor
+def ef_floor_exact(problem: Any, *, p: float, eta: float, C: float, ef: bool = True,
+                   tol: float = 1e-13, max_iter: int = 200_000) -> float:
+    """The stationary E f(x) - f* of EF with Bernoulli sparsification ``C(v)_j = m_j v_j``,
+    ``m_j ~ Bernoulli(p)`` i.i.d. (the catalog's ``biased_bernoulli``, ``B3(1/p)``), at the
+    constant step ``eta``, on :class:`~theorykit.methods.biased.LocalQuadratics` with
+    gradient noise ``ξ_i ~ N(0, (C/d) I)`` — computed *exactly* from the first- and
+    second-moment recursion of the state ``s = (x, e_1, …, e_n)`` (derived here; no Monte
+    Carlo). ``ef=False``: the same compressor without memory (``e ≡ 0``, DCGD-SGD).
+
+    Derivation. With ``z = (x, v_1, …, v_n)``, ``v_i = e_i + η(A_i x - b_i + ξ_i)`` the
+    pre-compression vectors, ``z = P s + c + ηΞ`` (``P``, ``c`` affine, ``Ξ`` the noise),
+    and ``s⁺ = M z`` with ``x⁺ = x - (1/n) Σ m_i∘v_i``, ``e_i⁺ = (1 - m_i)∘v_i``. ``M`` is
+    affine in the independent masks: ``M = M̄ + Σ_{i,a} (m_{ia} - p) u_{ia} w_{ia}ᵀ`` with
+    ``w_{ia}`` selecting ``v_{i,a}`` and ``u_{ia} = -(1/n) e_{x,a} - e_{e_i,a}``, so
+    ``E s⁺ = M̄ E z`` and ``E s⁺s⁺ᵀ = M̄ Q M̄ᵀ + p(1-p) Σ_{ia} Q_{(ia),(ia)} u_{ia}u_{ia}ᵀ``
+    with ``Q = E zzᵀ`` — a linear map on the second moment, iterated to its fixed point.
+    The float32 wire rounding of the codec (relative 2⁻²⁴) is not modelled."""
+    if not 0 < p <= 1:
+        raise InputError(f"p must be in (0, 1], got {p}")
+    if eta <= 0 or C < 0:
+        raise InputError(f"need eta > 0 and C >= 0, got eta={eta}, C={C}")
+    A = problem.A.detach().cpu().numpy().astype(float)
+    b = problem.b.detach().cpu().numpy().astype(float)
+    n, d = b.shape
+    N = (n + 1) * d
+    P = np.zeros((N, N))
+    P[:d, :d] = np.eye(d)
+    c = np.zeros(N)
+    for i in range(n):
+        blk = slice((i + 1) * d, (i + 2) * d)
+        P[blk, :d] = eta * A[i]
+        if ef:
+            P[blk, blk] = np.eye(d)
+        c[blk] = -eta * b[i]
+    Mbar = np.zeros((N, N))
+    Mbar[:d, :d] = np.eye(d)
+    for i in range(n):
+        blk = slice((i + 1) * d, (i + 2) * d)
+        Mbar[:d, blk] = -(p / n) * np.eye(d)
+        Mbar[blk, blk] = (1 - p) * np.eye(d)
+    noise = np.zeros(N)
+    noise[d:] = eta**2 * C / d
+    T = Mbar @ P
+    m = np.zeros(N)
+    S = np.zeros((N, N))
+    x_star = problem.x_star.detach().cpu().numpy().astype(float)
+    Abar = A.mean(0)
+    idx_x = np.tile(np.arange(d), n)
+    idx_e = np.arange(d, N)
+    prev = math.inf
+    for it in range(max_iter):
+        Pm = P @ m
+        Q = P @ S @ P.T + np.outer(Pm, c) + np.outer(c, Pm) + np.outer(c, c) + np.diag(noise)
+        q = np.diag(Q)[d:] * p * (1 - p)
+        S_new = Mbar @ Q @ Mbar.T
+        np.add.at(S_new, (idx_x, idx_x), q / n**2)
+        np.add.at(S_new, (idx_x, idx_e), q / n)
+        np.add.at(S_new, (idx_e, idx_x), q / n)
+        S_new[idx_e, idx_e] += q
+        m = T @ m + Mbar @ c
+        S = S_new
+        if not np.all(np.isfinite(S)):
+            return math.inf
+        Sx = S[:d, :d] - np.outer(m[:d], x_star) - np.outer(x_star, m[:d]) + \
+            np.outer(x_star, x_star)
+        val = 0.5 * float(np.sum(Abar * Sx))
+        if it > 10 and abs(val - prev) <= tol * max(abs(val), 1e-300):
+            return val
+        if val > 1e150:
+            return math.inf
+        prev = val
+    raise RuntimeError(f"the moment recursion did not converge in {max_iter} iterations")

@@ -500,15 +500,21 @@ def _topk_mask(values: list[float], k: int) -> list[bool]:
     return [i in order for i in range(len(values))]
 
 
+COUNTEREXAMPLE_REG = sp.Rational(1, 4)
+"""The coefficient of ||x||² in the example's f_i."""
+
+
 @functools.cache
-def dcgd_counterexample(k: int = 1) -> Counterexample:
+def dcgd_counterexample(k: int = 1, reg: Any = COUNTEREXAMPLE_REG) -> Counterexample:
     """Derive the DCGD growth factor on the 3-worker example (digest §1.4, construction
     recalled from Beznosikov et al. 2023, Example 1; factor *derived* here).
 
     With x⁰ = t·(1,1,1), t > 0, each ∇f_i(x⁰) is computed symbolically, top-k keeps the
     entries of largest magnitude (top-k is positively homogeneous, so the choice made at
     t = 1 holds for every t > 0), and the averaged step is checked to be parallel to x⁰,
-    which makes x^k = growth^k x⁰ exact."""
+    which makes x^k = growth^k x⁰ exact. ``reg`` is the coefficient of ||x||² in f_i
+    (1/4 in the example; another value derives the factor of another problem)."""
+    reg = sp.nsimplify(reg)
     t = sp.Symbol("t", positive=True)
     xs = sp.symbols("x1:4", real=True)
     x = sp.Matrix(xs)
@@ -516,7 +522,7 @@ def dcgd_counterexample(k: int = 1) -> Counterexample:
     n = len(COUNTEREXAMPLE_A)
     for a in COUNTEREXAMPLE_A:
         av = sp.Matrix(a)
-        fi = (av.T * x)[0] ** 2 + (x.T * x)[0] / 4
+        fi = (av.T * x)[0] ** 2 + reg * (x.T * x)[0]
         hess.append(sp.hessian(fi, xs))
         grads.append(sp.Matrix([sp.diff(fi, v) for v in xs]))
     H = sp.simplify(sum(hess, sp.zeros(3)) / n)
