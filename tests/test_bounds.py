@@ -5,6 +5,7 @@ sde_papers.md §2.3) and numerically (SciPy, finite differences, moment operator
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -219,3 +220,41 @@ def test_bad_input(pl: bd.Bound) -> None:
         pl.evaluate({**VALS, "eta": -0.1, "t": 1.0})
     with pytest.raises(InputError, match="number"):
         pl.evaluate({**VALS, "t": "soon"})
+
+
+# ---------------------------------------------------------------- bound_check (two-sided)
+def _traj(mean: list[float], se: float = 0.01) -> Any:
+    from theorykit.check.bound_check import Trajectory
+
+    n = len(mean)
+    return Trajectory(kind="test", k=np.arange(n), t=np.arange(n) * 0.1,
+                      mean=np.array(mean, float), se=np.array([0.0] + [se] * (n - 1)),
+                      replicas=1000, eta=0.1)
+
+
+def test_judge_bound_upper_side_and_tightness() -> None:
+    from theorykit.check.bound_check import judge_bound
+
+    meas = [1.0, 0.5, 0.25, 0.2]
+    tr = _traj(meas)
+    ok = judge_bound(tr, meas, tight=True)
+    assert ok.status == Status.HOLDS and ok.tightness == "attained"
+    half = judge_bound(tr, [m / 2 for m in meas])
+    assert half.status == Status.CONTRADICTED and half.tightness == "violated"
+    loose = judge_bound(tr, [1.0] + [3 * m for m in meas[1:]])
+    assert loose.status == Status.HOLDS and loose.tightness == "loose"
+    assert judge_bound(tr, [1.0] + [3 * m for m in meas[1:]],
+                       tight=True).status == Status.CONTRADICTED
+    # within SE of the bound is not a violation; the Bonferroni z grows with the points
+    near = judge_bound(tr, [1.0] + [m - 0.02 for m in meas[1:]])
+    assert near.status == Status.HOLDS and near.z > 3
+    # a declared allowance widens both sides
+    assert judge_bound(tr, [1.0] + [m + 0.2 for m in meas[1:]], tight=True,
+                       allowance=0.2).status == Status.HOLDS
+
+
+def test_judge_bound_shape_mismatch() -> None:
+    from theorykit.check.bound_check import judge_bound
+
+    with pytest.raises(ValueError):
+        judge_bound(_traj([1.0, 0.5]), [1.0])

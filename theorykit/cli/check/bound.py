@@ -1,0 +1,212 @@
+"""``theorykit check bound``: check a convergence bound E f(x_t) - f* <= bound(t) against the
+real method run on a problem, with standard errors.
+
+Example::
+
+    theorykit check bound --method dcsgd --compressor bernoulli -p p=0.5 -N 4 \\
+        --problem quadratic --eigs 1,1 --x0 3,3 --lr 0.1 --steps 40 \\
+        --bound 'exp(-2*mu*t)*Delta_0 + eta*L*(1+omega)*d*sigma^2/(4*mu*N*B)'
+
+The bound is parsed by :func:`theorykit.expr.parse_expr` (never evaluated as code) in the
+symbols ``t`` (SDE time k*eta) or ``k`` (step), ``eta``, ``N``, ``B``, ``omega`` (the
+compressor's variance constant, dcsgd), ``sigma`` (noise scale), ``nu`` (Student-t), ``L``,
+``mu``, ``d`` and ``Delta_0`` (f(x_0) - f*). The check is the one of the claim
+``resilience.bound.dcsgd_pl`` (:mod:`theorykit.check.bound_check`): upper side at every
+checkpoint within the Bonferroni z·SE (exit 1, "contradicted", if violated); tightness
+measured/bound per checkpoint, reported as "loose" when the bound is more than 2x loose at
+every checkpoint after t = 0 (not a contradiction unless ``--tight`` claims the bound is
+attained). Bad input: a one-line error and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from theorykit.cli.common import add_params_option, print_json, to_number
+from theorykit.errors import InputError
+
+SYMBOLS = ("t", "k", "eta", "N", "B", "omega", "sigma", "nu", "L", "mu", "d", "Delta_0")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bound", help="check E f(x_t) - f* <= bound(t) against simulation (two-sided report)",
+        description="Run a method on a problem with replicas, estimate E f(x_t) - f* with its "
+        "standard error at checkpoints and judge your bound: violated (beyond the Bonferroni "
+        "z·SE) -> contradicted (exit 1); tightness measured/bound reported ('loose' if more "
+        "than 2x loose everywhere). The bound is parsed safely, never executed.")
+    p.add_argument("--method", required=True, metavar="{dsgd,dcsgd,dsignsgd}")
+    p.add_argument("--vote", choices=("mean", "majority"), default="mean",
+                   help="DSignSGD aggregation (default: mean of signs)")
+    p.add_argument("--compressor", metavar="NAME",
+                   help="compressor for dcsgd: a catalog name or module.path:Object")
+    add_params_option(p)
+    p.add_argument("--noise", default="gaussian",
+                   help="gaussian (default), student-t, laplace, pareto")
+    p.add_argument("--nu", help="Student-t degrees of freedom")
+    p.add_argument("--alpha", help="Pareto tail index")
+    p.add_argument("--sigma", default="1", metavar="S",
+                   help="noise scale (default 1; one number, or one per worker S1,S2,...)")
+    p.add_argument("--problem", default="quadratic", choices=("quadratic",),
+                   help="the problem (quadratic: f = (x - c)' diag(eigs) (x - c) / 2)")
+    p.add_argument("--eigs", default="1,1", metavar="L1,L2,...",
+                   help="quadratic eigenvalues (default 1,1); the dimension d is their count")
+    p.add_argument("--x0", metavar="X1,X2,...",
+                   help="start (default: 3 in every coordinate), one number or d numbers")
+    p.add_argument("--workers", "-N", default="1", metavar="N", help="workers (default 1)")
+    p.add_argument("--batch", "-B", default="1", metavar="B", help="batch size (default 1)")
+    p.add_argument("--lr", required=True, metavar="ETA", help="learning rate")
+    p.add_argument("--bound", required=True, metavar="EXPR",
+                   help="the bound on E f(x_t) - f*, in t or k, eta, N, B, omega, sigma, nu, "
+                   "L, mu, d, Delta_0")
+    p.add_argument("--steps", default="100", help="steps (default 100)")
+    p.add_argument("--replicas", default="2000", help="independent runs (default 2000)")
+    p.add_argument("--checkpoints", default="20", help="checkpoints (default 20)")
+    p.add_argument("--seed", default="0", help="random seed (default 0)")
+    p.add_argument("--tight", action="store_true",
+                   help="the bound is claimed attained: also judge the lower side")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def _int(name: str, value: str, lo: int = 1, hi: int = 10**7) -> int:
+    v = to_number(name, value)
+    if not math.isfinite(v) or not float(v).is_integer() or not lo <= v <= hi:
+        raise InputError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+    return int(v)
+
+
+def _floats(name: str, value: str) -> list[float]:
+    parts = [s for s in value.split(",") if s.strip()]
+    if not parts:
+        raise InputError(f"{name} needs at least one number")
+    out = [to_number(name, s) for s in parts]
+    if not all(math.isfinite(x) for x in out):
+        raise InputError(f"{name} must be finite numbers, got {value!r}")
+    return out
+
+
+def _setup(args: argparse.Namespace) -> dict[str, Any]:
+    from theorykit.cli.commands.derive import build_compressor, build_noise
+    from theorykit.methods import DCSGD, make_method
+    from theorykit.problems import Quadratic
+
+    eigs = _floats("--eigs", args.eigs)
+    if min(eigs) <= 0:
+        raise InputError("--eigs must be > 0 (mu = the smallest eigenvalue)")
+    d = len(eigs)
+    prob = Quadratic(eigs=eigs)
+    x0 = [3.0] * d if args.x0 is None else _floats("--x0", args.x0)
+    if len(x0) == 1:
+        x0 = x0 * d
+    if len(x0) != d:
+        raise InputError(f"--x0 has {len(x0)} numbers, the problem has d = {d}")
+    method_name = args.method.lower()
+    comp = build_compressor(args, d)
+    omega = None
+    if method_name == "dcsgd":
+        if comp is None or isinstance(comp, str):
+            raise InputError("dcsgd needs --compressor NAME (a concrete compressor)")
+        method: Any = DCSGD(comp)
+        om = comp.omega()
+        om = om.subs(comp.substitutions(d))
+        if om.free_symbols:
+            raise InputError(f"omega of {args.compressor} is not numeric: {om}")
+        omega = float(om)
+    elif method_name in ("dsgd", "dsignsgd"):
+        if comp is not None:
+            raise InputError(f"{method_name} takes no compressor (use --method dcsgd)")
+        method = make_method("dsignsgd", vote=args.vote) if method_name == "dsignsgd" \
+            else make_method("dsgd")
+    else:
+        raise InputError(f"unknown method {args.method!r}; use dsgd, dcsgd or dsignsgd")
+    if args.nu is None and args.noise.lower() in ("student-t", "t", "studentt",
+                                                   "student_t"):
+        raise InputError("--noise student-t needs --nu")
+    if args.alpha is None and args.noise.lower() in ("pareto", "lomax"):
+        raise InputError("--noise pareto needs --alpha")
+    noise = build_noise(args)
+    sig = _floats("--sigma", args.sigma)
+    eta = to_number("--lr", args.lr)
+    if not (math.isfinite(eta) and eta > 0):
+        raise InputError(f"--lr must be a positive finite number, got {args.lr!r}")
+    f0 = 0.5 * sum(lam * x * x for lam, x in zip(eigs, x0, strict=True))
+    values = {"eta": eta, "N": _int("--workers", args.workers, hi=4096),
+              "B": _int("--batch", args.batch, hi=10**6), "sigma": sig[0] if len(sig) == 1
+              else float("nan"), "L": max(eigs), "mu": min(eigs), "d": d, "Delta_0": f0}
+    if omega is not None:
+        values["omega"] = omega
+    if args.nu is not None:
+        values["nu"] = to_number("--nu", args.nu)
+    return {"method": method, "noise": noise, "problem": prob, "x0": x0, "values": values}
+
+
+def _bound_fn(text: str, values: dict[str, Any]) -> Any:
+    """The parsed bound as a function of (t, k), with the other symbols fixed."""
+    import sympy as sp
+
+    from theorykit.expr import parse_expr
+
+    syms = {n: sp.Symbol(n, real=True) for n in SYMBOLS}
+    e = parse_expr(text, syms, what="--bound")
+    names = {s.name for s in e.free_symbols}
+    missing = sorted(n for n in names - {"t", "k"} if n not in values
+                     or not math.isfinite(float(values[n])))
+    if missing:
+        raise InputError(f"--bound uses {', '.join(missing)}, which has no value in this "
+                         "setting (omega needs --method dcsgd, nu needs --noise student-t, "
+                         "sigma needs one noise scale)")
+    fixed = e.xreplace({syms[n]: sp.Float(values[n]) for n in names - {"t", "k"}})
+
+    def at(t: float, k: int) -> float:
+        v = fixed.xreplace({syms["t"]: sp.Float(t), syms["k"]: sp.Integer(k)})
+        try:
+            out = complex(sp.N(v))
+        except (TypeError, ValueError):
+            raise InputError(f"--bound is not a number at t = {t:g}: {v}") from None
+        if abs(out.imag) > 1e-12 * max(1.0, abs(out.real)) or math.isnan(out.real):
+            raise InputError(f"--bound is not a real number at t = {t:g}")
+        return out.real
+
+    return at
+
+
+def run(args: argparse.Namespace) -> int:
+    from theorykit.check.bound_check import judge_bound, run_trajectory
+
+    s = _setup(args)
+    at = _bound_fn(args.bound, s["values"])
+    steps = _int("--steps", args.steps, hi=10**6)
+    R = _int("--replicas", args.replicas, lo=2, hi=10**6)
+    cps = _int("--checkpoints", args.checkpoints, hi=10**4)
+    seed = _int("--seed", args.seed, lo=0, hi=2**62)
+    vals = s["values"]
+    traj = run_trajectory(s["method"], s["problem"], s["noise"], eta=vals["eta"], steps=steps,
+                          replicas=R, x0=s["x0"], seed=seed, n_workers=vals["N"],
+                          batch=vals["B"], checkpoints=cps)
+    bound = [at(float(t), int(k)) for t, k in zip(traj.t, traj.k, strict=True)]
+    j = judge_bound(traj, bound, tight=args.tight)
+    if args.json:
+        print_json({"status": j.status.value, "tightness": j.tightness, "reason": j.reason,
+                    "z": j.z, "n_tests": j.n_tests, "tight_claimed": j.tight_claimed,
+                    "replicas": R, "seed": seed, "bound": args.bound,
+                    "values": {k: v for k, v in vals.items() if not (isinstance(v, float)
+                                                                      and math.isnan(v))},
+                    "checkpoints": j.rows})
+    else:
+        print(f"bound: E f(x_t) - f* <= {args.bound}")
+        print(f"{args.method} on quadratic d = {vals['d']} (L = {vals['L']:g}, mu = "
+              f"{vals['mu']:g}), eta = {vals['eta']:g}, N = {vals['N']}, B = {vals['B']}"
+              + (f", omega = {vals['omega']:g}" if "omega" in vals else "")
+              + f"; {R} replicas, seed {seed}; z = {j.z:.2f} (Bonferroni over {j.n_tests})")
+        print(f"{'k':>6} {'t':>8} {'measured':>12} {'SE':>10} {'bound':>12} "
+              f"{'meas/bound':>10}  ok")
+        for r in j.rows:
+            ok = "yes" if r["upper_ok"] and (r["lower_ok"] or not args.tight) else "NO"
+            print(f"{r['k']:>6} {r['t']:>8.4g} {r['measured']:>12.5g} {r['se']:>10.2g} "
+                  f"{r['bound']:>12.5g} {r['ratio']:>10.3g}  {ok}")
+        print(f"tightness: {j.tightness}")
+        print(f"{j.status.value}: {j.reason}")
+    return 0 if j.status.value == "holds" else 1
