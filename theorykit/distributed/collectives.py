@@ -10,7 +10,9 @@ averages them,
 which is the same estimator the vectorized simulators compute with ``spec.apply``. What
 crosses the wire is counted: :class:`CommStats` reports the exact information bits
 (``Payload.nbits``), the bytes actually sent (buffers, padding to the largest message
-included) and what a dense float32 all-reduce would have sent.
+included) and what a dense float32 all-reduce would have sent, and — counted on the
+*receiving* side from the tensors the collective filled — the bytes that arrived from the
+other ranks (data buffers, headers and size words).
 """
 
 from __future__ import annotations
@@ -36,6 +38,19 @@ class CommStats:
     dense_bytes: int = 0
     """Bytes a float32 all-reduce of the same vectors would move per rank."""
     history: list[int] = field(default_factory=list)
+    received_messages: int = 0
+    """Messages this rank received from the other ranks (world - 1 per round)."""
+    received_data_bytes: int = 0
+    """Bytes of the data buffers this rank received from the other ranks, counted on the
+    receiving side from the tensors the collective filled (padding included)."""
+    received_header_bytes: int = 0
+    """Bytes of the headers and size words received from the other ranks."""
+    received_data_min: int = -1
+    """Smallest data buffer received in one message (-1: none yet)."""
+    received_data_max: int = -1
+    """Largest data buffer received in one message (-1: none yet)."""
+    received_header_fields: int = -1
+    """Number of payload fields named by the last received header (2 int64 per field)."""
 
     @property
     def compression_ratio(self) -> float:
@@ -44,7 +59,13 @@ class CommStats:
     def as_dict(self) -> dict[str, float]:
         return {"rounds": self.rounds, "payload_bits": self.payload_bits,
                 "sent_bytes": self.sent_bytes, "dense_bytes": self.dense_bytes,
-                "compression_ratio": self.compression_ratio}
+                "compression_ratio": self.compression_ratio,
+                "received_messages": self.received_messages,
+                "received_data_bytes": self.received_data_bytes,
+                "received_header_bytes": self.received_header_bytes,
+                "received_data_min": self.received_data_min,
+                "received_data_max": self.received_data_max,
+                "received_header_fields": self.received_header_fields}
 
 
 def compressed_mean(
@@ -104,6 +125,19 @@ def compressed_mean_and_own(
         stats.sent_bytes += sent
         stats.dense_bytes += 4 * v.numel()
         stats.history.append(sent)
+        for r in range(world):
+            if r == rank:
+                continue
+            got = gathered[r].numel() * gathered[r].element_size()
+            stats.received_messages += 1
+            stats.received_data_bytes += got
+            stats.received_header_bytes += (
+                headers[r].numel() * headers[r].element_size()
+                + all_sizes[r].numel() * all_sizes[r].element_size())
+            stats.received_data_min = got if stats.received_data_min < 0 else min(
+                stats.received_data_min, got)
+            stats.received_data_max = max(stats.received_data_max, got)
+            stats.received_header_fields = headers[r].numel() // 2
     return total / world, own
 
 
