@@ -63,6 +63,9 @@ HOSTILE = [
     "alpha\ndelta",
     "Symbol('x')",
     "sympify('1')",
+    "gamma(10**30)",
+    "gamma(999**999)",
+    "exp(10**9)",
 ]
 
 

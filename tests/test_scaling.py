@@ -296,7 +296,8 @@ def test_moment_recursions_match_the_stationary_closed_forms():
     """The moment recursions behind the claims' allowances: with step h = eta they converge
     to the exact discrete stationary loss, and the exact ODE to the SDE's (both from
     theorykit.rules.stationary)."""
-    from derivations.compagnoni2025_scaling import _loss_curve, _model
+    from theorykit.check.rule_check import loss_curve as _loss_curve
+    from theorykit.check.rule_check import moment_model as _model
     from theorykit.methods import DCSGD
     from theorykit.problems import Quadratic
     from theorykit.rules.stationary import stationary_discrete, stationary_sde
@@ -320,14 +321,13 @@ def test_moment_recursions_match_the_stationary_closed_forms():
 
 @pytest.mark.slow
 def test_dsignsgd_scaling_claim_holds_quick():
-    """The quick claim (4000 replicas, fixed seed): the square-root rule coincides, the
-    linear rule is measurably different, with discrete and SDE runs."""
+    """The quick claim (4000 replicas, fixed seed): the square-root rule's curves coincide
+    within the discretisation allowance, and the run resolves a factor-2 error in kappa."""
     from theorykit.check.claim import RunContext
     from theorykit.check.registry import get
 
     v = get("scaling.dsignsgd_gaussian").run(RunContext())
     assert v.status.value == "holds", v.details
-    for side in ("discrete", "sde"):
-        c = v.details["checks"][side]
-        assert c["rule_pair"]["coincide"] and c["wrong_pair"]["differ"]
-    assert len(v.series["samples"]) == len(v.series["discrete_base_mean"])
+    assert v.details["distance"]["D"] <= v.interval[1]
+    assert min(v.details["resolution"].values()) > v.interval[1] + 3
+    assert len(v.series["samples"]) == len(v.series["base_mean"])

@@ -41,6 +41,9 @@ FUNCTIONS: dict[str, Callable[..., sp.Expr]] = {
 }
 """The functions a formula may call, with their arity checked by SymPy."""
 _ARITY = {"min": (2, 8), "max": (2, 8), "log": (1, 2)}
+_NUMERIC_ARG_LIMIT = {"gamma": 1000.0, "exp": 1e5, "sinh": 1e5, "cosh": 1e5}
+"""Constant arguments SymPy would evaluate eagerly (gamma(10**30) computes a factorial
+with 10**30 digits), bounded in magnitude."""
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E, "oo": sp.oo, "inf": sp.oo}
 
 _BINOPS: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
@@ -170,6 +173,15 @@ class _Builder:
             want = str(lo) if lo == hi else f"{lo} to {hi}"
             raise self.fail(f"{fname} takes {want} argument(s), got {len(node.args)}")
         args = [self.build(a, depth + 1) for a in node.args]
+        limit = _NUMERIC_ARG_LIMIT.get(fname)
+        for a in args:
+            if limit is not None and a.is_number:
+                try:
+                    big = not abs(complex(a)) <= limit
+                except (TypeError, ValueError, OverflowError):
+                    big = True
+                if big:
+                    raise self.fail(f"{fname} of a constant larger than {limit:g} in magnitude")
         try:
             return FUNCTIONS[fname](*args)
         except (ValueError, TypeError, OverflowError) as exc:
