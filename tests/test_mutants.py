@@ -101,3 +101,17 @@ def test_bad_claims_module_is_one_line(tmp_path) -> None:
     r = _verify(tmp_path, "--claims", "no_such_module_xyz")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "not found" in r.stderr
+
+
+def test_journal_with_a_half_written_last_line_resumes(tmp_path) -> None:
+    """A kill in the middle of writing a verdict leaves a truncated line: resume skips it."""
+    from theorykit.check.ledger import Ledger
+
+    calls: list[str] = []
+    c = _claim((), calls)
+    j = tmp_path / "j.jsonl"
+    Ledger(j).run([c], RunContext())
+    j.write_text(j.read_text() + '{"claim_id": "t", "status": "ho')
+    calls.clear()
+    (v,) = Ledger(j).run([c], RunContext(), resume=True)
+    assert v.status == Status.HOLDS and calls == []

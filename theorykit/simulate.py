@@ -41,6 +41,7 @@ import torch
 
 from theorykit.check.stats import Estimate
 from theorykit.errors import DivergenceError, InputError
+from theorykit.limits import MAX_REPLICAS, MAX_STEPS, check_count, check_memory
 from theorykit.problems import Problem
 from theorykit.schedules import Constant, Schedule, make_schedule
 from theorykit.sde.solvers import AbstractSolver, get_solver
@@ -263,6 +264,23 @@ def _count(name: str, v: Any) -> int:
     return int(f)
 
 
+def _check_sim_size(what: str, R: int, N: int, d: int, steps: int, record_every: int,
+                    dtype: torch.dtype, copies: int = 1, keep: bool = False,
+                    matrix: bool = False) -> None:
+    """Refuse, before allocating, a run above the step limit or the memory budget
+    (:mod:`theorykit.limits`): per step about 4 tensors of R x N x d (noise, gradients,
+    directions) and 4 of R x d, plus the recorded statistics. A general-noise SDE's
+    R x d x d diffusion (``matrix=True``) counts 2 R x d x d tensors per step."""
+    check_count(f"{what}: steps", steps, MAX_STEPS)
+    check_count(f"{what}: replicas", R, MAX_REPLICAS)
+    item = torch.empty((), dtype=dtype).element_size()
+    per_step = 4 * R * N * d + 4 * R * d + (2 * R * d * d if matrix else 0)
+    n_rec = steps // record_every + 2
+    recorded = n_rec * (512 + (4 * 8 * R if keep else 0))  # scalar stats (+ per replica)
+    check_memory(f"{what} ({R} replicas x {N} worker(s) x d={d}, {steps} steps)",
+                 copies * (item * per_step + recorded))
+
+
 class _Progress:
     """A rich progress bar on a terminal, nothing otherwise."""
 
@@ -339,6 +357,7 @@ def run_discrete(
     sch = make_schedule(schedule)
     gen = _generator(generator, seed, device)
     d = problem.d
+    _check_sim_size(f"{m.name} simulation", R, N, d, steps, record_every, dtype)
     X = _x0(x0, R, d, device, dtype)
     rec = _Stats(resolve_stats(problem, stats), R, average_from, device)
     bar = _Progress(steps, f"{m.name} (discrete)", progress)
@@ -439,6 +458,9 @@ def run_sde(
     if not isinstance(sch, Constant):
         drift, diffusion = _scheduled(drift, diffusion, sch, eta, problem)
     gen = _generator(generator, seed, device)
+    _check_sim_size("SDE simulation", R, 1, problem.d, steps, record_every, dtype,
+                    copies=2 if extrapolate else 1, keep=extrapolate,
+                    matrix=getattr(sde, "noise_type", None) == "general")
     X0 = _x0(x0, R, problem.d, device, dtype)
     fns = resolve_stats(problem, stats)
     slv = get_solver(solver)

@@ -128,7 +128,10 @@ class Ledger:
         for line in self.journal.read_text().splitlines():
             if not line.strip():
                 continue
-            v = Verdict.from_json(json.loads(line))
+            try:
+                v = Verdict.from_json(json.loads(line))
+            except (json.JSONDecodeError, TypeError, KeyError, ValueError):
+                continue  # a line cut short by a kill mid-write: that claim runs again
             p = v.provenance
             if (p.get("mode") == ctx.mode and p.get("seed") == ctx.seed
                     and (p.get("mutants_run", False) or not mutants)):

@@ -154,6 +154,9 @@ class CompressorSpec(abc.ABC):
     params: ClassVar[tuple[Param, ...]] = ()
     randomized: ClassVar[bool] = True
     """Whether the map uses randomness (certifier draws many samples only if so)."""
+    float32_wire: ClassVar[bool] = True
+    """Whether the message carries values (or scales) as float32, so float64 input beyond
+    the float32 range is refused by :meth:`_prepare` instead of overflowing to inf."""
 
     def __init__(self, **values: Any) -> None:
         known = {p.name: p for p in self.params}
@@ -294,7 +297,18 @@ class CompressorSpec(abc.ABC):
         self.check_dim(x.shape[-1])
         if not _all_finite(x):
             raise InputError(f"{self.name}: input contains NaN or infinite values")
+        self._check_float32_range(x)
         return x
+
+    def _check_float32_range(self, x: torch.Tensor) -> None:
+        """Refuse float64 input beyond the float32 range when values travel as float32
+        (:attr:`float32_wire`): it would overflow to inf on the wire."""
+        if self.float32_wire and x.dtype == torch.float64 and x.numel():
+            big = float(x.abs().amax())
+            if _F32_MAX < big < math.inf:  # NaN/inf get the finiteness message
+                raise InputError(
+                    f"{self.name}: input value |x| = {big:.3g} exceeds the float32 range "
+                    f"({_F32_MAX:.3g}) of the wire format; rescale the input")
 
     def new_payload(self, x: torch.Tensor) -> Payload:
         return Payload(self.name, tuple(x.shape), x.dtype, x.device)
@@ -345,6 +359,9 @@ def diagonal_matrix(entries: list[sp.Expr]) -> sp.Matrix:
     for i, e in enumerate(entries):
         m[i, i] = e
     return m
+
+
+_F32_MAX = float(torch.finfo(torch.float32).max)
 
 
 def _all_finite(x: torch.Tensor) -> bool:

@@ -23,8 +23,12 @@ Launch:
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +43,7 @@ from theorykit.distributed.collectives import (
     compressed_mean_and_own,
     dense_mean,
 )
-from theorykit.distributed.launch import run_local
+from theorykit.distributed.launch import DEFAULT_TIMEOUT_S, run_local
 from theorykit.errors import InputError
 
 METHODS = ("dsgd", "dcsgd", "dsignsgd", "ef")
@@ -102,9 +106,52 @@ def _apply_update(model: torch.nn.Module, direction: torch.Tensor, lr: float) ->
             offset += n
 
 
-def train(cfg: TrainConfig) -> dict[str, Any]:
+def _save_checkpoint(ckpt: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` atomically (a temporary file renamed over ``ckpt``), keeping the
+    previous checkpoint as ``ckpt_rank{r}.prev.pt``: a rank killed while writing leaves
+    both generations readable, and ranks killed at different moments still share one."""
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    tmp = ckpt.with_name(ckpt.name + ".tmp")
+    torch.save(state, tmp)
+    if ckpt.exists():
+        os.replace(ckpt, _prev(ckpt))
+    os.replace(tmp, ckpt)
+
+
+def _prev(ckpt: Path) -> Path:
+    return ckpt.with_name(ckpt.name.removesuffix(".pt") + ".prev.pt")
+
+
+def _agreed_checkpoint(ckpt: Path, rank: int) -> dict[str, Any] | None:
+    """The checkpoint state every rank can resume from: the latest step all ranks hold
+    (one collective), or ``None`` to start from scratch if some rank holds none. Raises
+    :class:`InputError` when this rank lacks the agreed step (mixed-up directories)."""
+    states = {}
+    for path in (ckpt, _prev(ckpt)):
+        if path.exists():
+            try:
+                st = torch.load(path, weights_only=False)
+            except Exception:  # a truncated file: ignore this generation
+                continue
+            states[int(st["step"])] = st
+    latest = torch.tensor([max(states, default=0)], dtype=torch.int64)
+    dist.all_reduce(latest, op=dist.ReduceOp.MIN)
+    agreed = int(latest)
+    if agreed == 0:
+        return None
+    if agreed not in states:
+        raise InputError(f"rank {rank}: no checkpoint at step {agreed} (the latest step every "
+                         f"rank holds) in {ckpt.parent}; have steps {sorted(states)}")
+    return states[agreed]
+
+
+def train(cfg: TrainConfig, on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run ``cfg`` in the current (initialised) process group; returns the history on
-    every rank (identical models on all ranks by construction)."""
+    every rank (identical models on all ranks by construction).
+
+    Resuming: with ``cfg.out_dir`` set, the run starts from the latest checkpoint step all
+    ranks hold (so the result equals the uninterrupted run's exactly). ``on_step(step)`` is
+    called after each step (progress reports, fault-injection tests)."""
     cfg.validate()
     rank, world = dist.get_rank(), dist.get_world_size()
     device = torch.device(f"cuda:{rank % torch.cuda.device_count()}"
@@ -125,8 +172,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     error = torch.zeros(sum(p.numel() for p in model.parameters()), device=device)
     start = 0
     ckpt = Path(cfg.out_dir) / f"ckpt_rank{rank}.pt" if cfg.out_dir else None
-    if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+    state = _agreed_checkpoint(ckpt, rank) if ckpt is not None else None
+    if state is not None:
         model.load_state_dict(state["model"])
         batch_gen.set_state(state["batch_gen"])
         comp_gen.set_state(state["comp_gen"])
@@ -164,11 +211,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             history["loss"].append(float(full) / world)
             history["bits"].append(stats.payload_bits)
         if ckpt is not None and (step + 1) % cfg.checkpoint_every == 0:
-            ckpt.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"model": model.state_dict(), "batch_gen": batch_gen.get_state(),
-                        "comp_gen": comp_gen.get_state(), "error": error.cpu(), "stats": {
-                            k: v for k, v in asdict(stats).items()},
-                        "history": history, "step": step + 1}, ckpt)
+            _save_checkpoint(ckpt, {
+                "model": model.state_dict(), "batch_gen": batch_gen.get_state(),
+                "comp_gen": comp_gen.get_state(), "error": error.cpu(),
+                "stats": dict(asdict(stats)), "history": history, "step": step + 1})
+        if on_step is not None:
+            on_step(step)
     final = lossf(model(Xs), ys).detach().reshape(1)
     dist.all_reduce(final)
     flat = torch.cat([p.detach().reshape(-1).cpu() for p in model.parameters()])
@@ -182,12 +230,14 @@ def _train_all(cfgs: list[TrainConfig]) -> list[dict[str, Any]]:
 
 
 def spawn(cfgs: TrainConfig | list[TrainConfig], world_size: int = 2, port: int | None = None,
-          workdir: str | None = None) -> list[list[dict[str, Any]]]:
+          workdir: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+          ) -> list[list[dict[str, Any]]]:
     """Run each config in turn on ``world_size`` local gloo processes (one process group,
-    spawned once). Returns ``results[config_index][rank]``."""
+    spawned once). Returns ``results[config_index][rank]``. A failed rank raises
+    :class:`~theorykit.distributed.launch.RankFailure` (collective timeout ``timeout_s``)."""
     cfgs = [cfgs] if isinstance(cfgs, TrainConfig) else list(cfgs)
     per_rank = run_local(_train_all, cfgs, world_size=world_size, port=port, workdir=workdir,
-                         threads_per_rank=torch.get_num_threads())
+                         threads_per_rank=torch.get_num_threads(), timeout_s=timeout_s)
     return [[per_rank[r][i] for r in range(world_size)] for i in range(len(cfgs))]
 
 
@@ -205,15 +255,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="write the result JSON here (rank 0)")
     ap.add_argument("--checkpoint-dir", default=None)
+    ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                    help=f"collective timeout in seconds (default {DEFAULT_TIMEOUT_S:g}): a "
+                    "rank whose peer died or hangs exits with an error within it")
     args = ap.parse_args(argv)
+    if not args.timeout > 0:
+        ap.error(f"--timeout must be > 0, got {args.timeout}")
     params = parse_params(args.param) or ({"k": 64} if args.compressor == "randk" else {})
     cfg = TrainConfig(method=args.method, compressor=args.compressor, params=params,
                       lr=args.lr, steps=args.steps, batch=args.batch, seed=args.seed,
                       out_dir=args.checkpoint_dir)
     backend = "nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend)
+    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=args.timeout))
     t0 = time.time()
-    res = train(cfg)
+    try:
+        res = train(cfg)
+    except Exception as exc:  # a dead or hung peer, bad input: one line, no traceback
+        rank = dist.get_rank()
+        print(f"theorykit.distributed.train: error: rank {rank}: {type(exc).__name__}: "
+              f"{' '.join(str(exc).split())[:300]}", file=sys.stderr)
+        return 1
     res.pop("params")
     if dist.get_rank() == 0:
         res["provenance"] = {"device": device_text("cuda" if backend == "nccl" else "cpu"),

@@ -29,6 +29,7 @@ import sympy as sp
 from theorykit.compressors.base import CompressorSpec
 from theorykit.compressors.registry import make as make_compressor
 from theorykit.errors import InputError
+from theorykit.limits import check_derive_dim
 from theorykit.methods import DCSGD, GenericUnbiased, Method, make_method
 from theorykit.noise import Gaussian, NoiseModel, make_noise
 from theorykit.sde.sde import ETA, SDE
@@ -155,6 +156,32 @@ def _state(problem_or_dim: Any) -> tuple[list[sp.Symbol], sp.Matrix, list[sp.Sym
                      f".symbols and .grad(), got {type(problem_or_dim).__name__}")
 
 
+def _may_be_dense(m: Method, nz: NoiseModel) -> bool:
+    """Whether the diffusion may be a dense d x d matrix (cost ~ d^2), probed at d = 3:
+    the noise covariance or a DCSGD compressor's conditional covariance off the diagonal,
+    or not known (a probe that fails counts as dense)."""
+    try:
+        if not nz.cov(0, 3, B_SYMBOL).is_diagonal():
+            return True
+    except Exception:  # any failure of the probe: assume the expensive case
+        return True
+    if not isinstance(m, DCSGD):
+        return False
+    v = sp.Matrix(sp.symbols("v_1:4", real=True))
+    for c in m.compressors:
+        if isinstance(c, GenericUnbiased):
+            continue
+        try:
+            cov = c.covariance(v) if isinstance(c, CompressorSpec) else None
+        except Exception:  # e.g. k > 3 for rand-k: assume the expensive case
+            return True
+        if cov is not None and not sp.Matrix(cov).is_diagonal():
+            return True
+        if cov is not None and any(len(e.free_symbols & set(v)) > 1 for e in cov):
+            return True  # each diagonal entry involves every coordinate (e.g. a norm)
+    return False
+
+
 def _compressor_key(c: Any) -> tuple:
     if isinstance(c, CompressorSpec):
         return (type(c).__module__, type(c).__qualname__, c.name,
@@ -216,6 +243,10 @@ def derive(method: Any, compressor: Any = None, noise: Any = None, problem_or_di
     n = _count("number of workers N", n_workers, N_SYMBOL)
     b = _count("batch size B", batch, B_SYMBOL)
     lr = _lr(lr_symbol)
+    if (isinstance(problem_or_dim, int | float) and not isinstance(problem_or_dim, bool)
+            and math.isfinite(problem_or_dim)):  # refuse a d whose cost is above the limit
+        check_derive_dim(int(problem_or_dim), dense=_may_be_dense(m, nz),
+                         what=f"{m.name} derivation")
     x, g, grad_syms, label, pkey = _state(problem_or_dim)
 
     key = (_method_key(m), _noise_key(nz), pkey, sp.srepr(n), sp.srepr(b), sp.srepr(lr),

@@ -49,6 +49,7 @@ from typing import Any, ClassVar, Literal
 import torch
 
 from theorykit.errors import DivergenceError, InputError
+from theorykit.limits import check_memory
 
 Tensor = torch.Tensor
 DriftFn = Callable[[float, Tensor], Tensor]
@@ -166,9 +167,18 @@ class AbstractSolver(abc.ABC):
         span = float(t1) - float(t0)
         n_steps = max(1, math.ceil(span / dt - 1e-9))
         P = x0.shape[0]
+        item = x0.element_size()
+        n_rec = n_steps // int(record_every) + 2
+        traj = n_rec * P * x0.shape[-1] if record == "trajectory" else 0
+        check_memory(f"{self.name} solve ({P} paths x d={x0.shape[-1]}, {n_steps} steps"
+                     f"{', trajectory kept' if traj else ''})",
+                     item * (6 * P * x0.shape[-1] + traj))
         x = x0
         g0 = diffusion(float(t0), x)
         nt = _noise_type(g0, x, noise_type)
+        if nt == "general":  # each step builds a fresh (P|1) x d x m matrix, and a product
+            check_memory(f"{self.name} solve: general-noise diffusion of shape "
+                         f"{tuple(g0.shape)} per step", 3 * item * g0.numel())
         if nt not in self.noise_types:
             raise InputError(f"{self.name} does not support {nt} noise "
                              f"(supports: {', '.join(self.noise_types)})")

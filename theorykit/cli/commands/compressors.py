@@ -19,6 +19,7 @@ import sympy as sp
 
 from theorykit.cli.common import add_params_option, parse_params, print_json
 from theorykit.errors import InputError
+from theorykit.limits import MAX_SAMPLES, check_count, check_memory
 
 VERIFY_DEFAULT_D = 64
 """Dimension used by ``--verify`` when no ``-p d=VALUE`` is given."""
@@ -199,6 +200,7 @@ def run_one(args: argparse.Namespace) -> int:
 
     if args.samples < 2:
         raise InputError(f"--samples must be >= 2, got {args.samples}")
+    check_count("--samples", args.samples, MAX_SAMPLES)
     spec = build_spec(args.name, args.param)
     d = spec.d
     if args.verify and d is None:
@@ -212,6 +214,8 @@ def run_one(args: argparse.Namespace) -> int:
     bits_num = spec.numeric_bits(d) if d is not None else None
     report = None
     if args.verify:
+        # one batch of `samples` draws of a d-vector, float64, with ~4 temporaries
+        check_memory(f"--verify with {args.samples} samples at d={d}", 4 * 8 * args.samples * d)
         report = certify(spec, d=d, n_samples=args.samples, seed=args.seed,
                          device=args.device)
 

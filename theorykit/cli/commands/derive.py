@@ -16,6 +16,7 @@ from typing import Any
 
 from theorykit.cli.common import add_params_option, parse_params, print_json, to_number
 from theorykit.errors import InputError
+from theorykit.limits import MAX_WORKERS, check_count
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,12 +47,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _int(name: str, value: str | None) -> Any:
+def _int(name: str, value: str | None, maximum: int | None = None) -> Any:
+    """A positive integer option (``None`` stays ``None``), at most ``maximum``."""
     if value is None:
         return None
     v = to_number(name, value)
     if not float(v).is_integer() or v < 1:
         raise InputError(f"{name} must be a positive integer, got {value!r}")
+    if maximum is not None:
+        check_count(name, int(v), maximum)
     return int(v)
 
 
@@ -59,6 +63,9 @@ def _scales(value: str | None, default: str) -> Any:
     if value is None:
         return default
     parts = [s for s in value.split(",") if s.strip()]
+    if not parts:
+        raise InputError(f"--sigma must be a number or a comma-separated list, got {value!r}")
+    check_count("number of --sigma values", len(parts), MAX_WORKERS, "one per worker")
     nums = [to_number("sigma", s) for s in parts]
     return nums[0] if len(nums) == 1 else nums
 
@@ -102,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     from theorykit.methods import make_method
     from theorykit.sde.derive import derive
 
-    d = _int("--dim", args.dim)
+    d = _int("--dim", args.dim)  # its cost limit is checked by derive(), which knows why
     method_name = args.method.lower()
     comp = build_compressor(args, d)
     if method_name == "dcsgd":
@@ -116,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
             else make_method(method_name)
     noise = build_noise(args)
     lr = None if args.lr is None else to_number("lr", args.lr)
-    sde = derive(method, comp, noise, d, n_workers=_int("--workers", args.workers),
+    workers = _int("--workers", args.workers, MAX_WORKERS)
+    sde = derive(method, comp, noise, d, n_workers=workers,
                  batch=_int("--batch", args.batch), lr_symbol=lr)
     if args.format == "json":
         print_json(sde.to_json())

@@ -24,6 +24,8 @@ import sympy as sp
 
 from theorykit.cli.common import add_params_option, parse_params, print_json
 from theorykit.errors import InputError
+from theorykit.expr import parse_expr
+from theorykit.limits import MAX_BITS, MAX_LEVELS, MAX_LEVELS_BISCALED, check_count
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,13 +64,21 @@ def _int_arg(flag: str, value: str) -> int:
 
 
 def _cq(value: str) -> sp.Expr:
-    try:
-        c = sp.nsimplify(sp.sympify(value))
-    except (sp.SympifyError, TypeError, SyntaxError):
-        raise InputError(f"--cq must be a number such as 1/4 or 1/6, got {value!r}") from None
-    if not (c.is_number and c.is_real and c > 0):
+    """``--cq`` through the safe parser (no names: a constant such as 1/4 or 1/6)."""
+    c = parse_expr(value, (), what="--cq")
+    if c.is_Float:
+        c = sp.nsimplify(c)
+    if not (c.is_number and c.is_real and c.is_finite and c > 0):
         raise InputError(f"--cq must be a positive number such as 1/4 or 1/6, got {value!r}")
     return c
+
+
+def _check_biscaled(scheme: str, s: int, flag: str) -> None:
+    if scheme == "biscaled" and s > MAX_LEVELS_BISCALED:
+        raise InputError(
+            f"{flag}: the biscaled optimum allows at most s = {MAX_LEVELS_BISCALED} intervals "
+            f"(6 bits): its search costs about s^2 numeric integrals (~17 s at s = 63, ~85 s "
+            f"at s = 255); use --scheme nonuniform or uniform for finer quantizers")
 
 
 def build(args: argparse.Namespace) -> Any:
@@ -85,10 +95,14 @@ def build(args: argparse.Namespace) -> Any:
         s = _int_arg("--levels", args.levels)
         if s < 1:
             raise InputError(f"--levels (s, the number of intervals) must be >= 1, got {s}")
+        check_count("--levels", s, MAX_LEVELS, f"{MAX_BITS} bits per coordinate")
+        _check_biscaled(scheme, s, "--levels")
         return q.optimize(d, s, scheme=scheme, c_q=_cq(args.cq))
     b = _int_arg("--bits", args.bits)
     if b < 1:
         raise InputError(f"--bits must be >= 1, got {b}")
+    check_count("--bits", b, MAX_BITS, f"s = 2^B - 1 intervals, at most {MAX_LEVELS}")
+    _check_biscaled(scheme, 2**b - 1, f"--bits {b} (s = {2**b - 1} intervals)")
     return q.optimize(d, bits=b, scheme=scheme, c_q=_cq(args.cq))
 
 

@@ -133,6 +133,7 @@ class Natural(_BlockQuantizer):
     wire (``signs``, ``exponents``) and decode through the engine."""
 
     name = "natural"
+    float32_wire = False  # float64 input has its own exact path (_content64)
     title = "Natural compression (random rounding to powers of 2)"
     reference = ("Horváth et al., Natural Compression for Distributed Deep Learning, 2019 "
                  "(recalled); omega = 1/8 re-derived by theorykit")

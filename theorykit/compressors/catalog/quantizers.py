@@ -524,6 +524,7 @@ class _BlockQuantizer(CompressorSpec):
         self.check_dim(x.shape[-1])
         if self._norm_order is None and not all_finite(x):
             raise InputError(f"{self.name}: input contains NaN or infinite values")
+        self._check_float32_range(x)
         return x
 
     def _code_dtype(self) -> torch.dtype:

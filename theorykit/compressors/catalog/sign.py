@@ -104,6 +104,7 @@ class _SignBase(CompressorSpec):
         self.check_dim(x.shape[-1])
         if not all_finite(x):
             raise InputError(f"{self.name}: input contains NaN or infinite values")
+        self._check_float32_range(x)
         return x
 
     def _rows(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,6 +123,7 @@ class Sign(_SignBase):
     """
 
     name = "sign"
+    float32_wire = False  # signs only: any finite input is fine
     title = "Sign (1 bit per coordinate)"
     reference = "Bernstein et al., signSGD, ICML 2018 (recalled)"
 
