@@ -23,7 +23,10 @@ Usage::
 
     python benchmarks/compressors.py            # d = 1e6, 1e7
     python benchmarks/compressors.py --quick    # d = 1e5 (CI smoke)
-    python benchmarks/compressors.py --json out.json --device cuda
+    python benchmarks/compressors.py --json out.json --device cuda   # CUDA codec throughput
+
+On CUDA every codec encodes and decodes on the GPU (input, generator and payload on the
+device; times synchronised), and ``device`` records ``torch.cuda.get_device_name``.
 """
 
 from __future__ import annotations
@@ -225,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="PATH", help="write the results as JSON here (default "
                    "for a full run: results/benchmarks/compressors.json)")
     args = p.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"compressors: error: --device {args.device} but CUDA is not available "
+              "(run on a GPU machine, or --device cpu)", file=sys.stderr)
+        return 2
     dims = [int(v) for v in (args.dims or ([1e5] if args.quick else [1e6, 1e7]))]
     repeats = args.repeats or (3 if args.quick else 5)
     if args.threads:
