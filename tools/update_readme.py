@@ -93,6 +93,15 @@ def block_benchmarks() -> str:
                     f"{tgt.get('optimum', '?')} s) | derivations {span(der, 'cold_s')}; optima "
                     f"{span(opt, 'cold_s')} from scratch, {span(opt, 'disk_cached_s')} with the "
                     f"disk cache | {_when(t['provenance'])} |")
+    h = _load("benchmarks/ddp_hook.json")
+    if h:
+        cells = [f"{r['variant'].removeprefix('tk_')} {r['ratio_vs_allreduce']:.2f}x"
+                 + (f" (compression {r['compression']:.0f}x)" if r.get("compression") else "")
+                 for r in h["rows"] if r["variant"] not in ("local", "allreduce")]
+        rows.append(f"| `ddp_hook.py` | DDP step time with the theorykit hook, {h['world_size']} "
+                    f"{h['backend']} ranks, d = {h['d']:,} | DDP's all-reduce; PyTorch's fp16 "
+                    f"hook | step time / all-reduce step: {'; '.join(cells)} | "
+                    f"{_when(h['provenance'])} |")
     if len(rows) == 2:
         return "*No benchmark results committed yet: run the scripts in `benchmarks/`.*"
     return "\n".join(rows)
