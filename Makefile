@@ -52,7 +52,7 @@ $(STAMP): pyproject.toml
 	@touch "$(STAMP)"
 
 verify: venv
-	"$(BIN)/theorykit" verify --fail-on error --json "$(VERIFY_JSON)" $(VERIFY_ARGS)
+	"$(BIN)/theorykit" verify --fail-on error --jobs $(JOBS) --json "$(VERIFY_JSON)" $(VERIFY_ARGS)
 
 test: venv
 	@set -euo pipefail; \
