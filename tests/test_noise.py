@@ -218,5 +218,6 @@ def test_bad_input():
     with pytest.raises(InputError, match="per-worker"):
         Gaussian([1.0, 2.0]).sample(2, 3, 1, 1)
     with pytest.raises(InputError, match="unknown noise"):
-        make_noise("uniform")
+        make_noise("no-such-law")
+    assert make_noise("uniform", scale=2.0).variance_factor() == sp.Rational(1, 3)
     assert make_noise("cauchy").nu == 1

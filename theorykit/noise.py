@@ -35,7 +35,6 @@ strings naming symbols (symbolic face only), e.g. ``Gaussian(sigma="sigma")`` or
 
 from __future__ import annotations
 
-import abc
 import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -44,12 +43,20 @@ import numpy as np
 import sympy as sp
 import torch
 
+from theorykit.distributions import SymmetricLaw
+from theorykit.distributions import make as make_law
+from theorykit.distributions import nice_number as _nice
+from theorykit.distributions.gaussian import Gaussian as GaussianLaw
+from theorykit.distributions.laplace import Laplace as LaplaceLaw
+from theorykit.distributions.pareto import Lomax as LomaxLaw
+from theorykit.distributions.student_t import StudentT as StudentTLaw
 from theorykit.errors import AssumptionError, InputError
 
 __all__ = [
     "NOISE_MODELS",
     "Gaussian",
     "Laplace",
+    "LawNoise",
     "NoiseModel",
     "StudentT",
     "SymmetricPareto",
@@ -87,11 +94,6 @@ def _to_sym(name: str, value: Any, *, allow_zero: bool = True) -> sp.Expr:
         op = ">=" if allow_zero else ">"
         raise InputError(f"{name} must be {op} 0, got {v:g}")
     return _nice(v)
-
-
-def _nice(v: float) -> sp.Expr:
-    """A float as an exact rational when it has a short decimal form (0.5 -> 1/2)."""
-    return sp.nsimplify(v) if v == int(v) or len(repr(v)) <= 8 else sp.Float(v)
 
 
 def diag_matrix(entries: Sequence[sp.Expr]) -> sp.Matrix:
@@ -221,11 +223,13 @@ def _numeric_float(name: str, value: Any, *, positive: bool = True) -> sp.Expr:
 
 
 # --------------------------------------------------------------------------- base class
-class NoiseModel(abc.ABC):
+class NoiseModel:
     """Batch-level gradient noise of one step, independent across workers and steps.
 
-    Subclasses define ``name``, :meth:`_sample_base` (unit-scale draws), the symbolic
-    per-coordinate variance factor, and the sign mean of the base law.
+    The unit base law T is a :class:`~theorykit.distributions.SymmetricLaw` (``law``): its
+    sampler, variance, sign mean and CDF are the model's (one definition per law, in
+    :mod:`theorykit.distributions`); the model adds the scales ``s_ij`` and the batch
+    convention. Subclasses set ``name``, ``law`` and ``scales``.
     """
 
     name: ClassVar[str]
@@ -234,6 +238,7 @@ class NoiseModel(abc.ABC):
     heavy_tailed: ClassVar[bool] = False
 
     scales: _Scales
+    law: SymmetricLaw
 
     # ------------------------------------------------------------------ structure
     @property
@@ -259,7 +264,7 @@ class NoiseModel(abc.ABC):
 
     def shape_params(self) -> dict[str, sp.Expr]:
         """Shape parameters (nu, alpha) as SymPy expressions."""
-        return {}
+        return {k: self.law.shape(k) for k in self.law.shape_names()}
 
     def check_workers(self, n_workers: Any) -> None:
         """Raise :class:`InputError` if the model's per-worker data does not fit N."""
@@ -298,19 +303,19 @@ class NoiseModel(abc.ABC):
         s = self.scales.tensor(device, dtype)  # (N0, d0) broadcasts against (R, N, d)
         return base * s
 
-    @abc.abstractmethod
     def _sample_base(self, shape: tuple[int, int, int], generator: torch.Generator | None,
                      device: Any, dtype: torch.dtype) -> torch.Tensor:
         """i.i.d. unit-scale draws of the base law."""
+        return self.law.sample_unit(shape, generator, device, dtype)
 
     # ------------------------------------------------------------------ symbolic face
-    @abc.abstractmethod
     def variance_factor(self) -> sp.Expr:
         """Variance of the unit-scale base law (``sp.oo`` if infinite)."""
+        return self.law.variance_factor()
 
     def variance_conditions(self) -> list[str]:
         """Conditions under which :meth:`variance_factor` is finite (for symbolic shapes)."""
-        return []
+        return self.law.variance_conditions()
 
     def scale(self, i: int, j: int) -> sp.Expr:
         """The per-sample scale ``s_ij`` of worker i, coordinate j (SymPy)."""
@@ -337,9 +342,9 @@ class NoiseModel(abc.ABC):
                     assumptions.append(a)
         return diag_matrix([vf * self.scale(i, j) ** 2 / b for j in range(d)])
 
-    @abc.abstractmethod
     def _sign_mean_unit(self, z: sp.Expr) -> sp.Expr:
         """E[sign(z + T)] for a unit-scale base draw T (SymPy)."""
+        return self.law.sign_mean_unit(z)
 
     def sign_mean(self, g: sp.Expr, i: int, j: int, batch: Any = B_SYMBOL) -> sp.Expr:
         """E[sign(g + Z_ij)] = 2 P(T > -g sqrt(B)/s_ij) - 1 for the symmetric base law T."""
@@ -364,9 +369,9 @@ class NoiseModel(abc.ABC):
             return np.sign(g)
         return 2.0 * self._cdf_unit(g * math.sqrt(b) / s) - 1.0
 
-    @abc.abstractmethod
     def _cdf_unit(self, z: np.ndarray) -> np.ndarray:
         """CDF of the unit-scale base law (SciPy)."""
+        return self.law.cdf_unit(z)
 
     # ------------------------------------------------------------------ presentation
     def describe_params(self) -> str:
@@ -432,6 +437,7 @@ class Gaussian(NoiseModel):
     _scale_name = "sigma"
 
     def __init__(self, sigma: Any = 1.0, cov: Any = None) -> None:
+        self.law = GaussianLaw()
         self._cov: list[sp.Matrix] | None = None
         self._chol: dict[tuple, torch.Tensor] = {}
         if cov is not None:
@@ -519,12 +525,6 @@ class Gaussian(NoiseModel):
             raise InputError(f"Gaussian: cov is {m.shape[0]}x{m.shape[0]} but d={d}")
         return m / b
 
-    def variance_factor(self) -> sp.Expr:
-        return sp.Integer(1)
-
-    def _sample_base(self, shape, generator, device, dtype):
-        return torch.randn(shape, generator=generator, device=device, dtype=dtype)
-
     def _scale(self, base, n_workers, d, device, dtype):
         if self._cov is None or self.independent_coordinates:
             return super()._scale(base, n_workers, d, device, dtype)
@@ -539,14 +539,6 @@ class Gaussian(NoiseModel):
         fac = self._chol[key]  # (N0, d, d)
         return torch.einsum("nab,rnb->rna", fac, base)
 
-    def _sign_mean_unit(self, z: sp.Expr) -> sp.Expr:
-        return sp.erf(z / sp.sqrt(2))
-
-    def _cdf_unit(self, z: np.ndarray) -> np.ndarray:
-        from scipy.stats import norm
-
-        return norm.cdf(z)
-
     def describe_params(self) -> str:
         if self._cov is not None:
             return f"cov={[sp.sstr(m) for m in self._cov]}"
@@ -557,40 +549,12 @@ class Gaussian(NoiseModel):
 
 
 # --------------------------------------------------------------------------- Student-t
-def _student_t_base(shape: tuple[int, ...], nu: float, generator: torch.Generator | None,
-                    device: Any, dtype: torch.dtype) -> torch.Tensor:
-    """Student-t draws by Bailey's polar method (Bailey 1994, Math. Comp. 62:779-781,
-    *recalled*): U, V ~ Unif(-1, 1), W = U^2 + V^2 < 1 accepted (prob. π/4), then
-    T = U sqrt(nu (W^{-2/nu} - 1) / W). Seeded by ``generator`` (torch has no t sampler that
-    takes one). Tested against scipy's t CDF by a KS test."""
-    n = math.prod(shape)
-    out = torch.empty(n, device=device, dtype=dtype)
-    filled = 0
-    while filled < n:
-        m = int((n - filled) * 1.35) + 64
-        u = torch.rand(m, generator=generator, device=device, dtype=dtype) * 2 - 1
-        v = torch.rand(m, generator=generator, device=device, dtype=dtype) * 2 - 1
-        w = u * u + v * v
-        ok = (w < 1) & (w > 0)
-        u, w = u[ok], w[ok]
-        t = u * torch.sqrt(nu * torch.expm1(-(2.0 / nu) * torch.log(w)) / w)
-        take = min(t.numel(), n - filled)
-        out[filled:filled + take] = t[:take]
-        filled += take
-    return out.reshape(shape)
-
-
 class StudentT(NoiseModel):
     r"""Student-t batch noise :math:`Z_{ij} = s_{ij} T_\nu / \sqrt B` (nu = 1: Cauchy).
 
-    Variance :math:`s^2 \nu/(\nu - 2)/B` for nu > 2, infinite for nu <= 2 (then :meth:`cov`
-    raises :class:`AssumptionError`). Sign mean (Compagnoni et al. 2025 / arXiv 2411.15958,
-    *recalled*; checked against SciPy, *derived*): with :math:`z = g\sqrt B / s`,
-
-    .. math:: E[\operatorname{sign}(g + Z)] = 2F_\nu(z) - 1 = 2 z \frac{\Gamma(\frac{\nu+1}2)}
-       {\sqrt{\pi\nu}\,\Gamma(\frac\nu2)}\; {}_2F_1\!\left(\tfrac12, \tfrac{\nu+1}2;
-       \tfrac32; -\tfrac{z^2}\nu\right).
-    """
+    The base law is :class:`theorykit.distributions.student_t.StudentT` (Bailey sampler,
+    variance :math:`\nu/(\nu-2)` derived by SymPy for nu > 2, infinite for nu <= 2 -- then
+    :meth:`cov` raises :class:`AssumptionError` -- and the hypergeometric sign mean)."""
 
     name = "student-t"
     title = "Student-t"
@@ -601,6 +565,7 @@ class StudentT(NoiseModel):
 
     def __init__(self, nu: Any, scale: Any = 1.0) -> None:
         self.nu = _numeric_float("Student-t nu", nu)
+        self.law = StudentTLaw(nu=self.nu)
         self.scales = _Scales("scale", scale)
 
     @classmethod
@@ -612,42 +577,9 @@ class StudentT(NoiseModel):
         n = _check_count("number of workers N", n_workers)
         return cls(nu=nu, scale=[f"{name}_{i + 1}" for i in range(n)])
 
-    def shape_params(self) -> dict[str, sp.Expr]:
-        return {"nu": self.nu}
-
-    def variance_factor(self) -> sp.Expr:
-        nu = self.nu
-        if nu.is_number and nu <= 2:
-            return sp.oo
-        return nu / (nu - 2)
-
-    def variance_conditions(self) -> list[str]:
-        if self.nu.is_number:
-            return []
-        return [f"Student-t {sp.sstr(self.nu)} > 2 (finite noise variance)"]
-
-    def _sample_base(self, shape, generator, device, dtype):
-        return _student_t_base(shape, float(self.nu), generator, device, dtype)
-
-    def _sign_mean_unit(self, z: sp.Expr) -> sp.Expr:
-        nu = self.nu
-        half = sp.Rational(1, 2)
-        c = sp.gamma((nu + 1) / 2) / (sp.sqrt(sp.pi * nu) * sp.gamma(nu / 2))
-        # evaluate=False: hyper's auto-evaluation costs ~5 ms per entry and never simplifies
-        # this family (sympy.hyperexpand gives closed forms for integer nu on request)
-        h = sp.hyper(sp.Tuple(half, (nu + 1) / 2), sp.Tuple(sp.Rational(3, 2)), -z**2 / nu,
-                     evaluate=False)
-        return 2 * z * c * h
-
-    def _cdf_unit(self, z):
-        from scipy.stats import t
-
-        return t.cdf(z, float(self.nu))
-
     def density_at_zero(self) -> sp.Expr:
-        """f_nu(0) = Γ((ν+1)/2)/(sqrt(νπ) Γ(ν/2)) (standard; *derived*)."""
-        nu = self.nu
-        return sp.gamma((nu + 1) / 2) / (sp.sqrt(sp.pi * nu) * sp.gamma(nu / 2))
+        """f_nu(0) = Γ((ν+1)/2)/(sqrt(νπ) Γ(ν/2)) (the law's density at 0)."""
+        return self.law.density_at_zero()
 
     def latex(self) -> str:
         return rf"s_{{ij}}\, t_{{{sp.latex(self.nu)}}} / \sqrt{{B}}"
@@ -656,32 +588,16 @@ class StudentT(NoiseModel):
 # --------------------------------------------------------------------------- Laplace
 class Laplace(NoiseModel):
     r"""Laplace batch noise :math:`Z_{ij} = b_{ij} L / \sqrt B`, L standard Laplace
-    (density e^{-|x|}/2, variance 2). Light (exponential) tails, heavier than Gaussian.
-    Sign mean (*derived*): :math:`\operatorname{sign}(g)(1 - e^{-|z|})`, z = g√B/b."""
+    (:class:`theorykit.distributions.laplace.Laplace`: density e^{-|x|}/2, variance 2,
+    sign mean :math:`\operatorname{sign}(g)(1 - e^{-|z|})`, z = g√B/b)."""
 
     name = "laplace"
     title = "Laplace"
     reference = "standard Laplace law; sign mean derived by theorykit"
 
     def __init__(self, scale: Any = 1.0) -> None:
+        self.law = LaplaceLaw()
         self.scales = _Scales("scale", scale)
-
-    def variance_factor(self) -> sp.Expr:
-        return sp.Integer(2)
-
-    def _sample_base(self, shape, generator, device, dtype):
-        u = torch.rand(shape, generator=generator, device=device, dtype=dtype)
-        s = torch.rand(shape, generator=generator, device=device, dtype=dtype)
-        mag = -torch.log1p(-u)  # Exp(1), u in [0, 1)
-        return torch.where(s < 0.5, -mag, mag)
-
-    def _sign_mean_unit(self, z):
-        return sp.sign(z) * (1 - sp.exp(-sp.Abs(z)))
-
-    def _cdf_unit(self, z):
-        from scipy.stats import laplace
-
-        return laplace.cdf(z)
 
     def latex(self) -> str:
         return r"b_{ij}\,\mathrm{Laplace}(1) / \sqrt{B}"
@@ -691,11 +607,11 @@ class Laplace(NoiseModel):
 class SymmetricPareto(NoiseModel):
     r"""Symmetric Pareto type II (Lomax) batch noise, tail index ``alpha``:
     :math:`Z_{ij} = s_{ij} S\,P / \sqrt B` with a random sign S and
-    :math:`P(P > p) = (1 + p)^{-\alpha}`, p >= 0 (no gap at the origin).
-
-    Variance factor :math:`2/((\alpha-1)(\alpha-2))` for alpha > 2, infinite otherwise; mean
-    infinite for alpha <= 1. Sign mean (*derived*):
-    :math:`\operatorname{sign}(g)\,(1 - (1 + |z|)^{-\alpha})`, z = g√B/s."""
+    :math:`P(P > p) = (1 + p)^{-\alpha}`, p >= 0 (no gap at the origin). The base law is
+    :class:`theorykit.distributions.pareto.Lomax` (variance factor
+    :math:`2/((\alpha-1)(\alpha-2))` for alpha > 2; sign mean
+    :math:`\operatorname{sign}(g)\,(1 - (1 + |z|)^{-\alpha})`, z = g√B/s). Not the type I
+    "pareto" law of :mod:`theorykit.distributions.pareto` (see its docstring)."""
 
     name = "pareto"
     title = "Symmetric Pareto (Lomax)"
@@ -704,40 +620,31 @@ class SymmetricPareto(NoiseModel):
 
     def __init__(self, alpha: Any, scale: Any = 1.0) -> None:
         self.alpha = _numeric_float("Pareto alpha", alpha)
+        self.law = LomaxLaw(alpha=self.alpha)
         self.scales = _Scales("scale", scale)
-
-    def shape_params(self) -> dict[str, sp.Expr]:
-        return {"alpha": self.alpha}
-
-    def variance_factor(self) -> sp.Expr:
-        a = self.alpha
-        if a.is_number and a <= 2:
-            return sp.oo
-        return 2 / ((a - 1) * (a - 2))
-
-    def variance_conditions(self) -> list[str]:
-        if self.alpha.is_number:
-            return []
-        return [f"Pareto {sp.sstr(self.alpha)} > 2 (finite noise variance)"]
-
-    def _sample_base(self, shape, generator, device, dtype):
-        u = torch.rand(shape, generator=generator, device=device, dtype=dtype)
-        s = torch.rand(shape, generator=generator, device=device, dtype=dtype)
-        # P = U'^{-1/alpha} - 1 with U' = 1 - u in (0, 1]
-        mag = torch.expm1(-torch.log1p(-u) / float(self.alpha))
-        return torch.where(s < 0.5, -mag, mag)
-
-    def _sign_mean_unit(self, z):
-        return sp.sign(z) * (1 - (1 + sp.Abs(z)) ** (-self.alpha))
-
-    def _cdf_unit(self, z):
-        z = np.asarray(z, float)
-        a = float(self.alpha)
-        tail = 0.5 * (1 + np.abs(z)) ** (-a)
-        return np.where(z >= 0, 1 - tail, tail)
 
     def latex(self) -> str:
         return rf"s_{{ij}}\,\mathrm{{Pareto_{{II}}}}({sp.latex(self.alpha)}) / \sqrt{{B}}"
+
+
+# --------------------------------------------------------------------------- any law
+class LawNoise(NoiseModel):
+    """Batch noise ``Z_ij = s_ij T / sqrt(B)`` with T any unit law of
+    :mod:`theorykit.distributions` (a registered name or a user's ``module:Object``)."""
+
+    name = "law"
+    title = "noise from a law"
+
+    def __init__(self, law: SymmetricLaw | str, scale: Any = 1.0, **params: Any) -> None:
+        self.law = make_law(law, **params) if isinstance(law, str) else law
+        if self.law.scale_param is not None and self.law.scale != 1.0:
+            raise InputError(f"noise {self.law.name}: give the scale as scale=..., the law "
+                             "itself must have unit scale")
+        self.name = self.law.name  # type: ignore[misc]
+        self.title = self.law.title  # type: ignore[misc]
+        self.reference = self.law.reference  # type: ignore[misc]
+        self.heavy_tailed = self.law.heavy_tailed  # type: ignore[misc]
+        self.scales = _Scales("scale", scale)
 
 
 # --------------------------------------------------------------------------- registry
@@ -747,7 +654,8 @@ NOISE_MODELS: dict[str, type[NoiseModel]] = {
     "laplace": Laplace,
     "pareto": SymmetricPareto,
 }
-"""Noise models by CLI name."""
+"""Noise models by CLI name (``pareto`` is the Lomax law, kept for compatibility; any other
+law of :mod:`theorykit.distributions`, or ``module:Object``, goes through :class:`LawNoise`)."""
 
 _ALIASES = {"normal": "gaussian", "t": "student-t", "studentt": "student-t",
             "student_t": "student-t", "cauchy": "student-t", "lomax": "pareto"}
@@ -755,13 +663,21 @@ _ALIASES = {"normal": "gaussian", "t": "student-t", "studentt": "student-t",
 
 def make_noise(name: str, **params: Any) -> NoiseModel:
     """A noise model by name: ``gaussian`` (sigma | cov), ``student-t`` (nu, scale;
-    ``cauchy`` = nu 1), ``laplace`` (scale), ``pareto`` (alpha, scale)."""
+    ``cauchy`` = nu 1), ``laplace`` (scale), ``pareto`` (the Lomax law: alpha, scale), or any
+    other law of :mod:`theorykit.distributions` / ``module:Object`` (its shape parameters
+    and ``scale``)."""
     key = name.lower()
     if key == "cauchy":
         params.setdefault("nu", 1)
     key = _ALIASES.get(key, key)
     if key not in NOISE_MODELS:
-        raise InputError(f"unknown noise model {name!r}; known: {', '.join(NOISE_MODELS)}")
+        if ":" not in name:
+            from theorykit.distributions import catalog
+
+            if key not in catalog():
+                known = sorted(set(NOISE_MODELS) | set(catalog()))
+                raise InputError(f"unknown noise model {name!r}; known: {', '.join(known)}")
+        return LawNoise(name if ":" in name else key, **params)
     cls = NOISE_MODELS[key]
     try:
         return cls(**params)

@@ -437,22 +437,18 @@ def _check_nu(nu: Any) -> sp.Expr:
     return _numeric_float("Student-t nu", nu)
 
 
-@lru_cache(maxsize=1)
 def _t_variance() -> tuple[sp.Expr, sp.Basic]:
-    from sympy.stats import StudentT, density
+    """(Var T_nu, its condition): the one derivation, in
+    :func:`theorykit.distributions.student_t.variance_derivation`."""
+    from theorykit.distributions.student_t import variance_derivation
 
-    x = sp.Symbol("x", real=True)
-    pdf = density(StudentT("T", NU))(x)
-    res = sp.integrate(x**2 * pdf, (x, -sp.oo, sp.oo), conds="separate")
-    if not isinstance(res, tuple):
-        raise DerivationError("sympy did not return the convergence condition of Var T_nu")
-    expr, cond = res
-    return sp.simplify(sp.gammasimp(sp.combsimp(sp.expand_func(expr)))), cond
+    return variance_derivation()
 
 
 def student_t_variance_factor(nu: Any = NU) -> sp.Expr:
     r"""Var :math:`T_\nu` = ν/(ν−2), *derived* by integrating :math:`x^2 f_\nu(x)` with
-    ``sympy.stats`` (SymPy returns the convergence condition ν > 2); ``sp.oo`` for ν <= 2
+    SymPy (:mod:`theorykit.distributions.student_t`; SymPy returns the convergence
+    condition ν > 2); ``sp.oo`` for ν <= 2
     (the integral diverges). Used as DCSGD's heavy-tail factor (sde_papers.md §2.3(d))."""
     v = _check_nu(nu)
     expr, cond = _t_variance()

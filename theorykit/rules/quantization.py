@@ -60,7 +60,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -69,8 +68,10 @@ import numpy as np
 import sympy as sp
 
 from theorykit import diskcache
+from theorykit.compressors.base import Param
+from theorykit.distributions import SymmetricLaw
+from theorykit.distributions import make as make_law
 from theorykit.errors import DerivationError, InputError
-from theorykit.expr import parse_expr
 
 __all__ = [
     "ALPHA",
@@ -118,12 +119,15 @@ _R = sp.Symbol("r", positive=True)  # Pareto: rho = 3 + r
 @dataclass(frozen=True, eq=False)
 class Density:
     """A symmetric gradient density ``p(g) = q(|g|/scale)/scale`` (``q`` one-sided,
-    standardised, supported on ``u >= lower``).
+    standardised, supported on ``u >= lower``): the quantization view of a law of
+    :mod:`theorykit.distributions` (``law``), in the parametrisation of the quantization
+    papers (Laplace ``gamma``, Pareto density exponent ``rho`` and ``g_m``).
 
     ``values`` holds the numeric parameters; ``symbols`` their SymPy symbols. The symbolic
     face (:meth:`pdf`, :func:`truncation_bias`, ...) is exact when ``symbolic`` is true
     (Laplace, Gaussian, Pareto: integrals in closed form, shape parameters symbolic);
-    Student-t and user densities use numeric integration (SciPy ``quad``)."""
+    Student-t and other laws use numeric integration (SciPy ``quad``). The numeric
+    density, quantile and bracket are the law's."""
 
     name: str
     title: str
@@ -139,6 +143,24 @@ class Density:
     reference: str = ""
     condition: str = ""
     """The finiteness condition of the error (shown in the docs and error messages)."""
+    law: Any = None
+    """The :class:`~theorykit.distributions.SymmetricLaw` (unit scale) behind ``q``."""
+
+    @classmethod
+    def from_law(cls, law: SymmetricLaw) -> Density:
+        """The density of any law (numeric integrals); its variance must be finite."""
+        if law.variance_factor() == sp.oo:
+            raise InputError(f"density {law.name}: the second moment is infinite, so the "
+                             "truncation bias is infinite; need E g^2 < infinity")
+        q = law.std_pdf(_U)
+        if law.upper != sp.oo:
+            q = sp.Piecewise((q, law.upper > _U), (0, True))
+        floats = [k for k in law.values if k in law.symbols()]
+        return cls(law.name, law.title or law.name,
+                   tuple((k, law.number(k)) for k in floats),
+                   tuple((k, law.symbols()[k]) for k in floats), law.scale_param, q,
+                   lower=law.lower, symbolic=False, reference=law.reference,
+                   condition="finite second moment", law=law)
 
     # ---------------------------------------------------------------- parameters
     @property
@@ -151,7 +173,7 @@ class Density:
 
     @property
     def key(self) -> tuple:
-        return (self.name, self.values, sp.srepr(self.q) if self.name == "custom" else "")
+        return (self.name, self.values, sp.srepr(self.q))
 
     @property
     def scale(self) -> float:
@@ -183,19 +205,9 @@ class Density:
         return self.q.subs(self._shape_values())
 
     # ---------------------------------------------------------------- numeric face
-    @functools.cached_property
+    @property
     def _q_num(self) -> Callable[[np.ndarray], np.ndarray]:
-        f = sp.lambdify(_U, self.q_numeric_expr(), modules=["scipy", "numpy"])
-        low = float(self.lower)
-
-        def q(u: np.ndarray) -> np.ndarray:
-            u = np.abs(np.asarray(u, dtype=float))
-            with np.errstate(all="ignore"):
-                val = np.asarray(f(np.where(u >= low, u, max(low, 1e-300))), dtype=float)
-            val = np.broadcast_to(val, u.shape)
-            return np.where(u >= low, val, 0.0)
-
-        return q
+        return self.law.std_pdf_numeric
 
     def pdf_numeric(self, g: np.ndarray | float) -> np.ndarray:
         """p(g) as floats (vectorised)."""
@@ -203,176 +215,106 @@ class Density:
         return self._q_num(np.asarray(g, dtype=float) / sc) / sc
 
     def sample(self, n: int, generator: Any = None, dtype: Any = None) -> Any:
-        """``n`` i.i.d. draws as a float64 torch tensor, seeded by a ``torch.Generator``."""
+        """``n`` i.i.d. draws as a float64 torch tensor, seeded by a ``torch.Generator``:
+        U, S uniform, ``|g| = scale * quantile_{|T|}(U)`` (the law's SciPy quantile),
+        negative iff S < 1/2."""
         import torch
 
         dtype = dtype or torch.float64
         u = torch.rand(n, generator=generator, dtype=torch.float64)
         sign = torch.where(torch.rand(n, generator=generator, dtype=torch.float64) < 0.5,
                            -1.0, 1.0)
-        mag = torch.as_tensor(self._std_abs_quantile(u.numpy()), dtype=torch.float64)
+        mag = torch.as_tensor(self.law.abs_ppf(u.numpy()), dtype=torch.float64)
         return (sign * mag * self.scale).to(dtype)
-
-    def _std_abs_quantile(self, v: np.ndarray) -> np.ndarray:
-        """Quantile function of |u| (standardised): inverse of P(|u| <= x)."""
-        from scipy import stats
-
-        p = self.params
-        if self.name == "laplace":
-            return -np.log1p(-v)
-        if self.name == "gaussian":
-            return stats.norm.ppf(0.5 + v / 2)
-        if self.name == "student_t":
-            return stats.t.ppf(0.5 + v / 2, p["nu"])
-        if self.name == "pareto":
-            return (1.0 - v) ** (-1.0 / (p["rho"] - 1.0))
-        # user density: tabulated CDF of |u| on a log-spaced grid, inverted by interpolation
-        grid, cdf = self._abs_cdf_table()
-        return np.interp(v, cdf, grid)
-
-    @functools.cached_property
-    def _abs_cdf_table_cache(self) -> tuple[np.ndarray, np.ndarray]:
-        from scipy.integrate import cumulative_simpson
-
-        hi = _upper_bracket(self)
-        grid = np.concatenate([[0.0], np.geomspace(1e-8, hi, 40001)])
-        cdf = 2 * cumulative_simpson(self._q_num(grid), x=grid, initial=0.0)
-        cdf = np.maximum.accumulate(np.clip(cdf, 0, 1))
-        cdf[-1] = max(cdf[-1], 1.0)
-        return grid, cdf
-
-    def _abs_cdf_table(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._abs_cdf_table_cache
 
     def __repr__(self) -> str:
         vals = ", ".join(f"{k}={v:g}" for k, v in self.values)
         return f"{self.name}({vals})"
 
 
-def _num(name: str, key: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"density {name}: parameter {key!r} must be a number, "
-                         f"got {value!r}") from None
-    if not math.isfinite(v):
-        raise InputError(f"density {name}: parameter {key!r} must be finite, got {value!r}")
-    return v
+_PARAMS = {
+    "laplace": (Param("gamma", float, "scale", 1.0, 0.0, False),),
+    "gaussian": (Param("sigma", float, "standard deviation", 1.0, 0.0, False),),
+    "student_t": (Param("nu", float, "degrees of freedom", 3.0, 0.0, False),
+                  Param("scale", float, "scale", 1.0, 0.0, False)),
+    "pareto": (Param("rho", float, "density exponent p ~ |g|^-rho (tail index rho - 1)", 4.0),
+               Param("g_m", float, "smallest |g|", 1.0, 0.0, False)),
+}
+"""The quantization parametrisation of each catalog density (validated by ``Param``)."""
 
 
-def _positive(name: str, key: str, value: Any) -> float:
-    v = _num(name, key, value)
-    if v <= 0:
-        raise InputError(f"density {name}: parameter {key!r} must be > 0, got {v:g}")
-    return v
+def _validated(name: str, **values: Any) -> dict[str, float]:
+    out = {}
+    for p in _PARAMS[name]:
+        try:
+            out[p.name] = p.validate(values[p.name])
+        except InputError as exc:
+            raise InputError(f"density {name}: {exc}") from None
+    return out
+
+
+def _wrap(law: SymmetricLaw, name: str, title: str, values: dict[str, float],
+          scale_name: str, q: sp.Expr, **kw: Any) -> Density:
+    return Density(name, title, tuple(values.items()),
+                   tuple((k, sp.Symbol(k, positive=True)) for k in values), scale_name, q,
+                   lower=law.lower, law=law, **kw)
 
 
 def _laplace(gamma: Any = 1.0) -> Density:
     """Laplace(γ): p(g) = e^{-|g|/γ}/(2γ) (the TNQSGD model, arXiv 2402.01160, *read*)."""
-    gm = _positive("laplace", "gamma", gamma)
-    return Density("laplace", "Laplace", (("gamma", gm),),
-                   (("gamma", sp.Symbol("gamma", positive=True)),), "gamma",
-                   sp.exp(-_U) / 2, reference="Yan et al., arXiv 2402.01160 (TNQSGD) [read]",
-                   condition="always finite")
+    v = _validated("laplace", gamma=gamma)
+    law = make_law("laplace")
+    return _wrap(law, "laplace", "Laplace", v, "gamma", law.std_pdf(_U),
+                 reference="Yan et al., arXiv 2402.01160 (TNQSGD) [read]",
+                 condition="always finite")
 
 
 def _gaussian(sigma: Any = 1.0) -> Density:
     """Gaussian N(0, σ²)."""
-    sg = _positive("gaussian", "sigma", sigma)
-    return Density("gaussian", "Gaussian", (("sigma", sg),),
-                   (("sigma", sp.Symbol("sigma", positive=True)),), "sigma",
-                   sp.exp(-_U**2 / 2) / sp.sqrt(2 * sp.pi), condition="always finite")
+    v = _validated("gaussian", sigma=sigma)
+    law = make_law("gaussian")
+    return _wrap(law, "gaussian", "Gaussian", v, "sigma", law.std_pdf(_U),
+                 condition="always finite")
 
 
 def _student_t(nu: Any = 3.0, scale: Any = 1.0) -> Density:
     """Student-t(ν) with scale: p(g) = t_ν(g/scale)/scale. Error finite iff ν > 2."""
-    n = _positive("student_t", "nu", nu)
-    sc = _positive("student_t", "scale", scale)
-    if n <= 2:
+    v = _validated("student_t", nu=nu, scale=scale)
+    if v["nu"] <= 2:
         raise InputError(
-            f"density student_t: nu={n:g} <= 2 has infinite variance, so the truncation "
+            f"density student_t: nu={v['nu']:g} <= 2 has infinite variance, so the truncation "
             "bias E[(|g|-alpha)^2 1{|g|>alpha}] is infinite; need nu > 2")
-    nus = sp.Symbol("nu", positive=True)
-    q = (sp.gamma((nus + 1) / 2) / (sp.sqrt(nus * sp.pi) * sp.gamma(nus / 2))
-         * (1 + _U**2 / nus) ** (-(nus + 1) / 2))
-    return Density("student_t", "Student-t", (("nu", n), ("scale", sc)),
-                   (("nu", nus), ("scale", sp.Symbol("scale", positive=True))), "scale", q,
-                   symbolic=False, condition="nu > 2")
+    law = make_law("student_t", nu=v["nu"])
+    return _wrap(law, "student_t", "Student-t", v, "scale", law.std_pdf(_U), symbolic=False,
+                 condition="nu > 2")
 
 
 def _pareto(rho: Any = 4.0, g_m: Any = 1.0) -> Density:
     """Two-sided Pareto: p(g) = ((ρ-1)/(2 g_m)) (|g|/g_m)^{-ρ} for |g| >= g_m, 0 inside
-    (digest §2.2 reconstruction of the power-law family of arXiv 2402.01798, *derived*).
-    Error finite iff ρ > 3."""
-    r = _num("pareto", "rho", rho)
-    gm = _positive("pareto", "g_m", g_m)
-    if r <= 3:
+    (digest §2.2 reconstruction of the power-law family of arXiv 2402.01798, *derived*):
+    the law ``pareto`` of :mod:`theorykit.distributions` with tail index α = ρ - 1 and
+    scale g_m. Error finite iff ρ > 3."""
+    v = _validated("pareto", rho=rho, g_m=g_m)
+    if v["rho"] <= 3:
         raise InputError(
-            f"density pareto: rho={r:g} <= 3 makes the second moment and the truncation "
+            f"density pareto: rho={v['rho']:g} <= 3 makes the second moment and the truncation "
             "bias E[(|g|-alpha)^2 1{|g|>alpha}] infinite; need rho > 3")
+    law = make_law("pareto", alpha=v["rho"] - 1.0)
     rs = sp.Symbol("rho", positive=True)
-    return Density("pareto", "Pareto (two-sided power law)", (("rho", r), ("g_m", gm)),
-                   (("rho", rs), ("g_m", sp.Symbol("g_m", positive=True))), "g_m",
-                   (rs - 1) / 2 * _U**(-rs), lower=1, shape_subs=((rs, 3 + _R),),
-                   reference="Yan et al., arXiv 2402.01798 (power-law family) [reconstructed]",
-                   condition="rho > 3")
+    q = law.std_pdf(_U).subs(law.symbols()["alpha"], rs - 1)
+    coeff, rest = q.as_coeff_Mul()  # (1/2) (rho - 1) u^-rho -> (rho/2 - 1/2) u^-rho, the
+    q = sp.Mul(*[coeff * f if f.is_Add else f for f in rest.args])  # disk-cached form
+    return _wrap(law, "pareto", "Pareto (two-sided power law)", v, "g_m", q,
+                 shape_subs=((rs, 3 + _R),),
+                 reference="Yan et al., arXiv 2402.01798 (power-law family) [reconstructed]",
+                 condition="rho > 3")
 
 
 def _custom(pdf: Any = None) -> Density:
-    """A user density given as a SymPy expression (or string) in ``g``; validated:
-    finite and non-negative, symmetric, integrates to 1, finite second moment."""
-    if pdf is None:
-        raise InputError("density custom: give the density as pdf=EXPR in g, "
-                         "e.g. -p 'pdf=exp(-g**2/2)/sqrt(2*pi)'")
-    if isinstance(pdf, str):  # user text: the safe parser, never sympify
-        expr = parse_expr(pdf, {"g": G}, what="density custom: pdf")
-    elif isinstance(pdf, sp.Expr):
-        expr = pdf
-    else:
-        raise InputError(f"density custom: pdf must be a formula in g, got {type(pdf).__name__}")
-    expr = expr.subs({s: G for s in expr.free_symbols if s.name == "g"})
-    extra = sorted(s.name for s in expr.free_symbols if s != G)
-    if extra:
-        raise InputError(f"density custom: pdf may depend on g only; free symbols {extra}")
-    q = expr.subs(G, _U)
-    d = Density("custom", "user density", (), (), None, q, symbolic=False,
-                condition="finite second moment")
-    _validate_custom(d, expr)
-    return d
-
-
-def _validate_custom(d: Density, expr: sp.Expr) -> None:
-    from scipy.integrate import IntegrationWarning, quad
-
-    f = sp.lambdify(G, expr, modules=["scipy", "numpy"])
-    xs = np.concatenate([np.linspace(-10, 10, 401), np.geomspace(1e-6, 1e6, 200),
-                         -np.geomspace(1e-6, 1e6, 200)])
-    with np.errstate(all="ignore"):
-        vals = np.asarray(np.broadcast_to(f(xs), xs.shape), dtype=float)
-        mirror = np.asarray(np.broadcast_to(f(-xs), xs.shape), dtype=float)
-    if not np.all(np.isfinite(vals)):
-        raise InputError("density custom: pdf is not finite everywhere (checked on a grid)")
-    if vals.min() < -1e-12:
-        bad = xs[np.argmin(vals)]
-        raise InputError(f"density custom: pdf is negative (p({bad:g}) = {vals.min():.3g})")
-    if not np.allclose(vals, mirror, rtol=1e-9, atol=1e-14):
-        bad = xs[np.argmax(np.abs(vals - mirror))]
-        raise InputError(f"density custom: pdf is not symmetric (p({bad:g}) != p({-bad:g}))")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", IntegrationWarning)
-        try:
-            total = 2 * quad(lambda x: float(f(x)), 0, np.inf, limit=400)[0]
-        except (IntegrationWarning, ValueError, ZeroDivisionError):
-            raise InputError("density custom: the integral of pdf does not converge") from None
-        if not abs(total - 1) < 1e-6:
-            raise InputError(f"density custom: pdf integrates to {total:.8g}, not 1")
-        try:
-            m2 = 2 * quad(lambda x: x * x * float(f(x)), 0, np.inf, limit=400)[0]
-        except (IntegrationWarning, ValueError, ZeroDivisionError):
-            m2 = math.inf
-    if not math.isfinite(m2):
-        raise InputError("density custom: the second moment is infinite (tail too heavy), so "
-                         "the truncation bias is infinite; need E g^2 < infinity")
+    """A user density given as a SymPy expression (or string) in ``g`` (the law
+    :class:`theorykit.distributions.custom.Custom`: finite, non-negative, symmetric,
+    integrates to 1), with a finite second moment."""
+    return Density.from_law(make_law("custom", pdf=pdf))
 
 
 DENSITIES: dict[str, Callable[..., Density]] = {
@@ -383,7 +325,9 @@ DENSITIES: dict[str, Callable[..., Density]] = {
     "custom": _custom,
 }
 """Catalog densities by name, with their parameters: laplace(gamma), gaussian(sigma),
-student_t(nu, scale), pareto(rho, g_m), custom(pdf)."""
+student_t(nu, scale), pareto(rho, g_m), custom(pdf). Any other law of
+:mod:`theorykit.distributions` (``uniform``, ``lomax``, a user's ``module:Object``) is
+used through :meth:`Density.from_law` with the law's own parameters."""
 
 _ALIASES = {"normal": "gaussian", "student-t": "student_t", "t": "student_t",
             "studentt": "student_t", "power": "pareto", "power-law": "pareto"}
@@ -393,7 +337,12 @@ def density(name: str, **params: Any) -> Density:
     """A catalog density by name with validated parameters (``InputError`` otherwise)."""
     key = _ALIASES.get(name.lower(), name.lower())
     if key not in DENSITIES:
-        raise InputError(f"unknown density {name!r}; known: {', '.join(DENSITIES)}")
+        from theorykit.distributions import catalog
+
+        if ":" in name or key in catalog():
+            return Density.from_law(make_law(name if ":" in name else key, **params))
+        known = sorted(set(DENSITIES) | set(catalog()))
+        raise InputError(f"unknown density {name!r}; known: {', '.join(known)}")
     import inspect
 
     known = set(inspect.signature(DENSITIES[key]).parameters)
@@ -607,23 +556,7 @@ def uniform_error(d: Density, mass: Literal["bound", "exact"] = "bound") -> sp.E
 # =========================================================================== numerics
 def _upper_bracket(d: Density) -> float:
     """A standardised |u| beyond which the mass is negligible for optimisation (1e-14)."""
-    p = d.params
-    if d.name == "laplace":
-        return 40.0
-    if d.name == "gaussian":
-        return 9.0
-    if d.name == "student_t":
-        from scipy import stats
-
-        return float(stats.t.isf(1e-14, p["nu"]))
-    if d.name == "pareto":
-        return float((1e-14) ** (-1.0 / (p["rho"] - 1.0)))
-    # custom: second moment scale
-    from scipy.integrate import quad
-
-    m2 = 2 * quad(lambda x: x * x * float(d._q_num(np.array([x]))[0]), 0, np.inf,
-                  limit=400)[0]
-    return 1e3 * math.sqrt(max(m2, 1e-12))
+    return d.law.bracket()
 
 
 @dataclass

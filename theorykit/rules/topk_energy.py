@@ -42,6 +42,8 @@ import sympy as sp
 import torch
 
 from theorykit.check.stats import Estimate, mean_se
+from theorykit.distributions import SymmetricLaw
+from theorykit.distributions import make as make_law
 from theorykit.errors import AssumptionError, DerivationError, InputError
 
 U = sp.Symbol("u", positive=True)
@@ -54,7 +56,9 @@ Sampler = Callable[[tuple[int, ...], torch.Generator | None], torch.Tensor]
 @dataclass(frozen=True)
 class MagnitudeLaw:
     """The law of the coordinate magnitudes ``|x_i|``: a density on ``[lo, hi)`` and, for
-    Monte Carlo, a sampler of *signed* coordinates (float64 tensors)."""
+    Monte Carlo, a sampler of *signed* coordinates (float64 tensors). Built from a law of
+    :mod:`theorykit.distributions` by :meth:`from_law` (the catalog laws below), or
+    directly from a density expression in :data:`U`."""
 
     name: str
     density: sp.Expr
@@ -62,6 +66,21 @@ class MagnitudeLaw:
     hi: sp.Expr
     sampler: Sampler | None = None
     params: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_law(cls, lw: SymmetricLaw, name: str | None = None,
+                 params: dict[str, float] | None = None) -> MagnitudeLaw:
+        """|x| of a symmetric law: density 2 f(u) on the law's support. Sampling: the law's
+        direct sampler where it has one (Gaussian, uniform, Student-t); otherwise |x| by
+        inverse transform times an independent Rademacher sign (``torch.randint``)."""
+        if lw.direct_sampler:
+            def sample(s: tuple[int, ...], g: torch.Generator | None) -> torch.Tensor:
+                return lw.sample(s, g)
+        else:
+            def sample(s: tuple[int, ...], g: torch.Generator | None) -> torch.Tensor:
+                return lw.sample_abs(s, g) * _signs(s, g)
+        return cls(name or lw.name, lw.magnitude_pdf(U), sp.Integer(lw.lower),
+                   sp.sympify(lw.upper), sample if lw.numeric else None, params or {})
 
     def sample(self, shape: tuple[int, ...], generator: torch.Generator | None = None
                ) -> torch.Tensor:
@@ -76,42 +95,30 @@ def _signs(shape: tuple[int, ...], g: torch.Generator | None) -> torch.Tensor:
 
 def uniform() -> MagnitudeLaw:
     """x_i ~ Uniform[-1, 1], i.e. |x_i| ~ Uniform[0, 1]."""
-    return MagnitudeLaw("uniform", sp.Integer(1), sp.Integer(0), sp.Integer(1),
-                        lambda s, g: torch.rand(s, generator=g, dtype=torch.float64) * 2 - 1)
+    return MagnitudeLaw.from_law(make_law("uniform"))
 
 
 def gaussian() -> MagnitudeLaw:
     """x_i ~ N(0, 1): |x_i| has density sqrt(2/π) exp(-u²/2) on [0, ∞)."""
-    return MagnitudeLaw("gaussian", sp.sqrt(2 / sp.pi) * sp.exp(-U**2 / 2), sp.Integer(0),
-                        sp.oo, lambda s, g: torch.randn(s, generator=g, dtype=torch.float64))
+    return MagnitudeLaw.from_law(make_law("gaussian"))
 
 
 def laplace() -> MagnitudeLaw:
     """x_i ~ Laplace(0, 1): |x_i| ~ Exp(1)."""
-    def sample(s: tuple[int, ...], g: torch.Generator | None) -> torch.Tensor:
-        e = -torch.log1p(-torch.rand(s, generator=g, dtype=torch.float64))
-        return e * _signs(s, g)
-
-    return MagnitudeLaw("laplace", sp.exp(-U), sp.Integer(0), sp.oo, sample)
+    return MagnitudeLaw.from_law(make_law("laplace"))
 
 
 def pareto(a: float | int | sp.Expr = 4) -> MagnitudeLaw:
-    """Symmetric Pareto: |x_i| has density a u^{-a-1} on [1, ∞). Needs a > 2 (finite
-    energy E u² = a/(a-2)); ``a`` may be a SymPy symbol (assumed > 2)."""
+    """Symmetric Pareto (the law ``pareto`` of :mod:`theorykit.distributions`, tail index
+    a, scale 1): |x_i| has density a u^{-a-1} on [1, ∞). Needs a > 2 (finite energy
+    E u² = a/(a-2)); ``a`` may be a SymPy symbol (assumed > 2)."""
     a_s = sp.sympify(a)
     if not a_s.free_symbols and not (a_s.is_real and a_s > 2):
         raise AssumptionError(f"Pareto index a={a} <= 2: E|x|² is infinite, so the energy "
                               "fraction is undefined (needs a > 2)")
     a_f = float(a_s) if not a_s.free_symbols else None
-
-    def sample(s: tuple[int, ...], g: torch.Generator | None) -> torch.Tensor:
-        if a_f is None:
-            raise InputError("give a numeric Pareto index to sample")
-        v = (1 - torch.rand(s, generator=g, dtype=torch.float64)) ** (-1.0 / a_f)
-        return v * _signs(s, g)
-
-    return MagnitudeLaw(f"pareto(a={sp.sstr(a_s)})", a_s * U ** (-a_s - 1), sp.Integer(1),
-                        sp.oo, sample, {"a": a_f} if a_f is not None else {})
+    return MagnitudeLaw.from_law(make_law("pareto", alpha=a_s), f"pareto(a={sp.sstr(a_s)})",
+                                 {"a": a_f} if a_f is not None else {})
 
 
 LAWS: dict[str, Callable[..., MagnitudeLaw]] = {
@@ -119,11 +126,17 @@ LAWS: dict[str, Callable[..., MagnitudeLaw]] = {
 
 
 def law(name: str, **params: Any) -> MagnitudeLaw:
-    """A catalog law by name ('uniform', 'gaussian', 'laplace', 'pareto' with ``a``)."""
-    try:
-        return LAWS[name](**params)
-    except KeyError:
-        raise InputError(f"unknown law {name!r}; known: {', '.join(LAWS)}") from None
+    """A catalog law by name ('uniform', 'gaussian', 'laplace', 'pareto' with ``a``), or any
+    law of :mod:`theorykit.distributions` (``student_t``, a user's ``module:Object``, ...)
+    with its own parameters."""
+    if name not in LAWS:
+        from theorykit.distributions import catalog
+
+        if ":" in name or name in catalog():
+            return MagnitudeLaw.from_law(make_law(name, **params))
+        known = sorted(set(LAWS) | set(catalog()))
+        raise InputError(f"unknown law {name!r}; known: {', '.join(known)}")
+    return LAWS[name](**params)
 
 
 @dataclass(frozen=True)
