@@ -188,7 +188,7 @@ def test_cache_returns_independent_copies():
 # --------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("kwargs,exc,match", [
     ({"method": "adam"}, InputError, "unknown method"),
-    ({"method": "dsgd", "noise": "uniform"}, InputError, "unknown noise"),
+    ({"method": "dsgd", "noise": "no-such-law"}, InputError, "unknown noise"),
     ({"method": "dsgd", "n_workers": 0}, InputError, "positive integer"),
     ({"method": "dsgd", "n_workers": 2.5}, InputError, "positive integer"),
     ({"method": "dsgd", "batch": 0}, InputError, "positive integer"),
