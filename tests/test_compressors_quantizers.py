@@ -21,8 +21,16 @@ import torch
 
 from theorykit.check.stats import agree, at_most, bonferroni_z, mean_se
 from theorykit.compressors import D, make
-from theorykit.compressors.bitpack import bits_for, pack_uint, unpack_uint
-from theorykit.compressors.catalog import quantizers as Q
+from theorykit.compressors.bitpack import (
+    bits_for,
+    pack_codes,
+    pack_sign_plane,
+    pack_uint,
+    unpack_codes,
+    unpack_sign_plane,
+    unpack_uint,
+)
+from theorykit.compressors.catalog import block_engine
 from theorykit.compressors.catalog.quantizers import (
     NaturalDithering,
     TruncatedNonuniform,
@@ -112,8 +120,8 @@ def test_segments_and_blocks_tile_any_shape(name, kw, monkeypatch):
     boundary, run in the thread pool) and tiny blocks (24 elements), segment and block
     boundaries fall inside rows and across rows; the message and C(x) are still exact, and
     the message does not depend on the number of threads."""
-    monkeypatch.setattr(Q, "_SEGMENT", 64)
-    monkeypatch.setattr(Q, "_CHUNK", 24)
+    monkeypatch.setattr(block_engine, "_SEGMENT", 64)
+    monkeypatch.setattr(block_engine, "_CHUNK", 24)
     spec = make(name, **kw)
     for shape in [(5, 37), (3, 100), (400,), (2, 2, 9)]:
         x = torch.randn(*shape, generator=_gen(11)) * 2
@@ -183,17 +191,17 @@ def test_code_packing_is_the_bitpack_layout(width):
     for n in (0, 1, 7, 8, 9, 17, 1001):
         c = rng.integers(0, 1 << width, n)
         codes = torch.from_numpy(c.astype(np.uint8 if width <= 8 else np.int32))
-        packed = Q._pack_codes(codes, width)
+        packed = pack_codes(codes, width)
         assert torch.equal(packed, pack_uint(torch.from_numpy(c), width))
-        assert torch.equal(Q._unpack_codes(packed, width, n).to(torch.int64),
+        assert torch.equal(unpack_codes(packed, width, n).to(torch.int64),
                            unpack_uint(packed, width, n))
 
 
 def test_sign_plane_round_trip():
     signs = (torch.rand(1003, generator=_gen(6)) < 0.5).to(torch.uint8) * 255
-    packed = Q._pack_signs(signs)
+    packed = pack_sign_plane(signs)
     assert packed.numel() == math.ceil(1003 / 8)
-    assert torch.equal(Q._unpack_signs(packed, 1003), signs)
+    assert torch.equal(unpack_sign_plane(packed, 1003), signs)
 
 
 # =========================================================================== bits

@@ -554,14 +554,14 @@ def test_lookup_codes(width):
 def test_lookup_codes_numpy_path_equals_torch_path(width, dtype, monkeypatch):
     """The NumPy row-take path of lookup_codes (CPU, NumPy float dtypes) gives the same bits
     as the torch byte-table gather, for fewer levels than codes too."""
-    import theorykit.compressors.codec_utils as cu
+    import theorykit.compressors.bitpack as bp
     for n, nlev in ((1001, 2**width), (17, 2**width - 1), (8, 1)):
         codes = torch.randint(0, nlev, (n,), generator=_gen(72))
         levels = torch.randn(nlev, generator=_gen(73)).to(dtype)
         packed = pack_codes(codes, width)
         fast = lookup_codes(packed, width, n, levels)
         with monkeypatch.context() as m:
-            m.setattr(cu, "_NUMPY_FLOATS", ())
+            m.setattr(bp, "_NUMPY_FLOATS", ())
             slow = lookup_codes(packed, width, n, levels)
         assert fast.dtype == slow.dtype == dtype
         assert torch.equal(_bits_view(fast), _bits_view(slow))

@@ -44,7 +44,8 @@ import sympy as sp
 import torch
 
 from theorykit.compressors.base import D, Payload
-from theorykit.compressors.catalog.quantizers import _BlockQuantizer, _sign_plane
+from theorykit.compressors.catalog.block_engine import _BlockQuantizer
+from theorykit.compressors.catalog.fixed_point import _sign_plane
 from theorykit.compressors.classes import B1, B2, Unbiased
 from theorykit.compressors.codec_utils import code_field, mask_field, random_bits, rows
 from theorykit.compressors.registry import register
@@ -126,7 +127,7 @@ class Natural(_BlockQuantizer):
     9 bits per coordinate (see the module docstring for the derivation and wire format).
 
     Codec: float32/float16/bfloat16 input runs on the quantizers' block engine
-    (:class:`~theorykit.compressors.catalog.quantizers._BlockQuantizer`: cache-sized blocks,
+    (:class:`~theorykit.compressors.catalog.block_engine._BlockQuantizer`: cache-sized blocks,
     one PCG64 stream per segment, ``r = R >> 1`` from its 24-bit integers ``R``, threads,
     packing per segment) with the carry rule of :func:`natural_codes`; float64 input keeps
     the ``frexp`` path (one :func:`codec_utils.random_bits` stream). Both write the same

@@ -57,12 +57,8 @@ import torch
 
 from theorykit.compressors.base import D, Param, diagonal_matrix
 from theorykit.compressors.bitpack import bits_for
-from theorykit.compressors.catalog.quantizers import (
-    _R_ONE,
-    _BlockQuantizer,
-    _round_fixed,
-    _sign_plane,
-)
+from theorykit.compressors.catalog.block_engine import _BlockQuantizer
+from theorykit.compressors.catalog.fixed_point import _R_ONE, _round_fixed, _sign_plane
 from theorykit.compressors.classes import B1, B2, B3, CompressorClass, Unbiased
 from theorykit.compressors.registry import register
 from theorykit.errors import InputError
@@ -130,10 +126,6 @@ class _GridRounding(_BlockQuantizer):
 
     params = (_BASE,)
     _stochastic = True
-
-    def check_dim(self, d: int) -> None:
-        if d < 1:
-            raise InputError(f"{self.name}: dimension d must be >= 1, got d={d}")
 
     def _validate(self) -> None:
         base = float(self["base"])

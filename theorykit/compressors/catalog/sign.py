@@ -21,10 +21,10 @@ import sympy as sp
 import torch
 
 from theorykit.compressors.base import CompressorSpec, D, PackedField, Payload, diagonal_matrix
-from theorykit.compressors.catalog.quantizers import _BlockQuantizer, _round_fixed
+from theorykit.compressors.catalog.block_engine import _BlockQuantizer
+from theorykit.compressors.catalog.fixed_point import _round_fixed
 from theorykit.compressors.classes import B1, B2, B3, SignType, Unbiased
 from theorykit.compressors.codec_utils import (
-    all_finite,
     float_field,
     lookup_codes,
     pack_negative,
@@ -36,11 +36,6 @@ from theorykit.compressors.registry import register
 from theorykit.errors import InputError
 
 _PM1 = (1.0, -1.0)          # sign bit 0 -> +1, 1 -> -1
-
-
-def _check_d(name: str, d: int) -> None:
-    if d < 1:
-        raise InputError(f"{name}: dimension d must be >= 1, got d={d}")
 
 
 def _levels(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -92,20 +87,6 @@ def _scaled_levels(packed: torch.Tensor, width: int, payload: Payload, scale: to
 class _SignBase(CompressorSpec):
     params = ()
     randomized = False
-
-    def check_dim(self, d: int) -> None:
-        _check_d(self.name, d)
-
-    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        """:meth:`CompressorSpec._prepare` (same checks, same messages) with the finiteness
-        test of :func:`~theorykit.compressors.codec_utils.all_finite` (NumPy on CPU)."""
-        if x.ndim == 0:
-            raise InputError(f"{self.name}: input must have a last dimension d")
-        self.check_dim(x.shape[-1])
-        if not all_finite(x):
-            raise InputError(f"{self.name}: input contains NaN or infinite values")
-        self._check_float32_range(x)
-        return x
 
     def _rows(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self._prepare(x)
@@ -234,7 +215,7 @@ class TernGrad(_BlockQuantizer):
     integer (probability ``floor(2^24 |x_j|/M) / 2^24``, within ``2^-24`` below
     ``|x_j|/M``; exactly 1 at ``|x_j| = M``), float32 arithmetic (float64 input is cast, as
     ``M`` travels as float32); a zero vector maps to zero. The codec is the quantizers'
-    block engine (:class:`~theorykit.compressors.catalog.quantizers._BlockQuantizer`:
+    block engine (:class:`~theorykit.compressors.catalog.block_engine._BlockQuantizer`:
     cache-sized blocks, segment-wise random streams and packing, threads), so
     ``decode(encode(x, g1)) == apply(x, g2)`` bit for bit for equal generator states.
     """
@@ -263,9 +244,6 @@ class TernGrad(_BlockQuantizer):
     _signed = False
     _norm_key = "scale"
     _norm_order = math.inf
-
-    def check_dim(self, d: int) -> None:
-        _check_d(self.name, d)
 
     def _width(self) -> int:
         return 2

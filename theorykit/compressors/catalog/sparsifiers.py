@@ -28,7 +28,7 @@ import sympy as sp
 import torch
 
 from theorykit.compressors.base import CompressorSpec, D, Param, Payload, diagonal_matrix
-from theorykit.compressors.classes import B1, B2, B3, Unbiased
+from theorykit.compressors.classes import B1, B2, B3, CompressorClass, Unbiased
 from theorykit.compressors.codec_utils import (
     float_field,
     index_field,
@@ -48,9 +48,16 @@ P_PARAM = Param("p", float, "probability of keeping a coordinate", minimum=0,
                 minimum_inclusive=False, maximum=1)
 
 
-def _check_d(name: str, d: int) -> None:
-    if d < 1:
-        raise InputError(f"{name}: dimension d must be >= 1, got d={d}")
+def _kept_fraction_classes(q: sp.Expr) -> tuple[CompressorClass, ...]:
+    """``B1(q, 1)``, ``B2(q, 1)``, ``B3(1/q)``: an unscaled sparsifier keeping each coordinate
+    with probability ``q`` (Beznosikov et al., JMLR 2023, Table 1 [recalled]; equalities)."""
+    return (B1(q, sp.Integer(1)), B2(q, sp.Integer(1)), B3(1 / q))
+
+
+def _scaled_classes(r: sp.Expr) -> tuple[CompressorClass, ...]:
+    """``U(r - 1)``, ``B1(r, r)``, ``B2(1, r)``: that sparsifier scaled by ``r = 1/q``
+    (unbiased; Beznosikov et al., JMLR 2023, Defs. 1-3 [derived])."""
+    return (Unbiased(r - 1), B1(r, r), B2(sp.Integer(1), r))
 
 
 def _cov_dim(spec: CompressorSpec, v: sp.Matrix) -> int:
@@ -68,7 +75,7 @@ class _IndexSparsifier(CompressorSpec):
     scaled: ClassVar[bool] = False
 
     def check_dim(self, d: int) -> None:
-        _check_d(self.name, d)
+        super().check_dim(d)
         k = self.values.get("k")
         if k is not None and k > d:
             raise InputError(f"{self.name}: k={k} exceeds d={d}")
@@ -157,7 +164,7 @@ class RandK(_RandomSubset):
     def classes(self):
         k = self.sym("k")
         r = D / k
-        return (Unbiased(r - 1), B1(r, r), B2(sp.Integer(1), r))
+        return _scaled_classes(r)
 
     def covariance(self, v: sp.Matrix) -> sp.Matrix:
         r"""Cov[C(v) | v] for a column vector ``v`` of length ``n`` (here ``d = n``).
@@ -192,7 +199,7 @@ class RandKUnscaled(_RandomSubset):
 
     def classes(self):
         q = self.sym("k") / D
-        return (B1(q, sp.Integer(1)), B2(q, sp.Integer(1)), B3(1 / q))
+        return _kept_fraction_classes(q)
 
     def covariance(self, v: sp.Matrix) -> sp.Matrix:
         r"""Cov[C(v)|v] (derived): diagonal :math:`v_i^2 \frac{k}{d}(1-\frac{k}{d})`,
@@ -226,7 +233,7 @@ class TopK(_IndexSparsifier):
 
     def classes(self):
         q = self.sym("k") / D
-        return (B1(q, sp.Integer(1)), B2(q, sp.Integer(1)), B3(1 / q))
+        return _kept_fraction_classes(q)
 
     def _indices(self, x2: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return torch.topk(x2.abs(), self["k"], dim=1, sorted=False).indices
@@ -243,9 +250,6 @@ class _MaskSparsifier(CompressorSpec):
 
     params = (P_PARAM,)
     scaled: ClassVar[bool] = False
-
-    def check_dim(self, d: int) -> None:
-        _check_d(self.name, d)
 
     def bits(self) -> sp.Expr:
         """Expected bits per vector, ``d + 32 p d`` (``Payload.nbits`` is the realised size,
@@ -311,7 +315,7 @@ class Bernoulli(_MaskSparsifier):
 
     def classes(self):
         p = self.sym("p")
-        return (Unbiased(1 / p - 1), B1(1 / p, 1 / p), B2(sp.Integer(1), 1 / p))
+        return _scaled_classes(1 / p)
 
     def covariance(self, v: sp.Matrix) -> sp.Matrix:
         r"""Cov[C(v)|v] = omega diag(v_j^2), omega = 1/p - 1 (derived: the :math:`\xi_j` are
@@ -337,7 +341,7 @@ class BiasedBernoulli(_MaskSparsifier):
 
     def classes(self):
         p = self.sym("p")
-        return (B1(p, sp.Integer(1)), B2(p, sp.Integer(1)), B3(1 / p))
+        return _kept_fraction_classes(p)
 
     def covariance(self, v: sp.Matrix) -> sp.Matrix:
         """Cov[C(v)|v] = p(1-p) diag(v_j^2) (derived; independent coordinates)."""
