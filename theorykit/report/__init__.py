@@ -12,23 +12,42 @@ claim registry, verdicts); nothing is computed twice and no number is typed in.
   ``theorykit verify --json``.
 * :func:`certification_table` — a certifier report, one row per claimed constant.
 * :func:`plot_series` — generic plot of ``Verdict.series``.
+* :func:`plot_variance_tradeoff` (data: :func:`variance_tradeoff`, :func:`pareto_front`) —
+  the catalog's variance constant against bits per coordinate, Pareto front marked.
+* :func:`plot_tightness` — certification tightness of every claimed constant.
+* :func:`plot_verdict_ratios` (data: :func:`verdict_ratios`) — measured/predicted per claim
+  with its interval and its mutants.
+* :func:`claims_overview` — the short table of claims and verdicts that opens a chapter;
+  :func:`verdict_filter_html` — the verdicts as an HTML table filterable by paper and status.
 
 Tables are :class:`Table` objects: they display as Markdown (with ``$...$`` math) in
 Jupyter and in the book (MyST-NB renders Markdown outputs as MyST, see
 ``book/_config.yml``), print as plain text, and convert to a ``rich`` table for the CLI.
 """
 
-from theorykit.report.plots import plot_series
+from theorykit.report.plots import (
+    pareto_front,
+    plot_series,
+    plot_tightness,
+    plot_variance_tradeoff,
+    plot_verdict_ratios,
+    tightness_rows,
+    tightness_rows_from_verdicts,
+    variance_tradeoff,
+    verdict_ratios,
+)
 from theorykit.report.tables import (
     Table,
     catalog_rows,
     catalog_table,
     certification_table,
+    claims_overview,
     find_results,
     load_verdicts,
     mutant_table,
     show_verdicts,
     status_counts,
+    verdict_filter_html,
     verdict_table,
     verdict_table_markdown,
 )
@@ -38,12 +57,22 @@ __all__ = [
     "catalog_rows",
     "catalog_table",
     "certification_table",
+    "claims_overview",
     "find_results",
     "load_verdicts",
     "mutant_table",
+    "pareto_front",
     "plot_series",
+    "plot_tightness",
+    "plot_variance_tradeoff",
+    "plot_verdict_ratios",
     "show_verdicts",
     "status_counts",
+    "tightness_rows",
+    "tightness_rows_from_verdicts",
+    "variance_tradeoff",
+    "verdict_filter_html",
+    "verdict_ratios",
     "verdict_table",
     "verdict_table_markdown",
 ]

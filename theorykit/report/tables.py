@@ -469,3 +469,137 @@ def certification_table(report: Any, *, caption: str | None = None) -> Table:
     return Table(["constant", "formula", "claimed", "worst input", "implied ± SE",
                   "tightness", "n", "verdict"], rows, caption=md_text(cap),
                  notes=["Rule: " + md_text(report.rule()) + "."])
+
+
+# ----------------------------------------------------------------------------- chapter overview
+def verdict_paper(v: Verdict, claims: Mapping[str, Claim] | None = None) -> str:
+    """The paper a verdict's claim comes from: the claim's ``source.paper`` when the claim
+    is known, else the first comma-separated part of ``provenance["source"]``."""
+    c = (claims or {}).get(v.claim_id)
+    text = str(c.source.paper) if c is not None else str(v.provenance.get("source", ""))
+    return paper_key(text)
+
+
+def paper_key(text: str) -> str:
+    """A short key for a source: the first author's surname and the year (``"Compagnoni
+    2025"``; an arXiv id ``YYMM.NNNNN`` gives the year ``20YY``), else the text before its
+    first comma."""
+    head = text.split(",")[0].strip()
+    year = re.search(r"\b(?:19|20)\d\d\b", text)
+    arxiv = re.search(r"\b(\d\d)(?:0[1-9]|1[0-2])\.\d{4,5}\b", text)
+    yy = year.group(0) if year else f"20{arxiv.group(1)}" if arxiv else None
+    if yy is None or not head or "/" in head:
+        return head or "?"
+    return f"{head.split()[0].rstrip(';:.')} {yy}"
+
+
+def _short(value: Any, n: int = 70) -> Any:
+    """A text value cut to about ``n`` characters (the full text is in the chapter's
+    verdict table); other values unchanged."""
+    if not isinstance(value, str) or len(value) <= n:
+        return value
+    return value[:n].rsplit(" ", 1)[0] + " …"
+
+
+def _registered_claims() -> dict[str, Claim]:
+    try:
+        from theorykit.check.registry import select
+
+        return {c.id: c for c in select(None)}
+    except Exception:  # an overview never fails on a broken claim module
+        return {}
+
+
+def claims_overview(verdicts: Iterable[Verdict],
+                    claims: Iterable[Claim] | Mapping[str, Claim] | None = None, *,
+                    caption: str | None = None) -> Table:
+    """The short table that opens a chapter: one row per claim with what it states (the
+    claim's title), predicted, measured, mutants killed (when they ran) and the verdict.
+    The caption counts the verdicts by status. Claims are looked up in the registry when
+    ``claims`` is not given."""
+    vs = list(verdicts)
+    by_id = _claims_by_id(claims) or _registered_claims()
+    with_mutants = any(v.mutants is not None for v in vs)
+    rows = []
+    for v in vs:
+        c = by_id.get(v.claim_id)
+        row = [md_code(v.claim_id), md_text(c.title) if c is not None else "–",
+               _fmt(_short(v.predicted)), _fmt(_short(v.measured))]
+        if with_mutants:
+            row.append(mutant_summary(v))
+        rows.append([*row, status_text(v)])
+    counts = status_counts(vs)
+    cap = caption if caption is not None else (
+        f"The claims this chapter checks: {len(vs)} — "
+        + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
+    headers = ["claim", "states", "predicted", "measured"]
+    return Table(headers + (["mutants killed"] if with_mutants else []) + ["verdict"], rows,
+                 caption=cap)
+
+
+# ----------------------------------------------------------------------------- filterable HTML
+_FILTER_IDS = iter(range(1, 10**9))
+
+
+class HTMLBlock:
+    """Raw HTML that displays as such in Jupyter and in the book (``_repr_html_``)."""
+
+    def __init__(self, html: str) -> None:
+        self.html = html
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __str__(self) -> str:
+        return self.html
+
+
+def verdict_filter_html(verdicts: Iterable[Verdict],
+                        claims: Iterable[Claim] | Mapping[str, Claim] | None = None
+                        ) -> HTMLBlock:
+    """The verdicts as a static HTML table with two drop-downs, paper and status, that
+    filter its rows (a few lines of inline JavaScript: works offline, no library). Columns:
+    claim, paper, measured/predicted, mutants killed, verdict. Plain text only, so nothing
+    in it needs MathJax."""
+    import html as _html
+
+    vs = list(verdicts)
+    by_id = _claims_by_id(claims) or _registered_claims()
+    uid = f"tk-filter-{next(_FILTER_IDS)}"
+    papers = sorted({verdict_paper(v, by_id) for v in vs})
+    statuses = [s.value for s in Status if any(v.status == s for v in vs)]
+
+    def options(values: list[str], every: str) -> str:
+        return f'<option value="">{every}</option>' + "".join(
+            f'<option value="{_html.escape(x)}">{_html.escape(x)}</option>' for x in values)
+
+    body = []
+    for v in vs:
+        ratio = "–"
+        if (isinstance(v.predicted, int | float) and isinstance(v.measured, int | float)
+                and not isinstance(v.predicted, bool) and v.predicted):
+            ratio = f"{v.measured / v.predicted:.4g}"
+        paper = verdict_paper(v, by_id)
+        body.append(
+            f'<tr data-paper="{_html.escape(paper)}" data-status="{v.status.value}">'
+            f"<td><code>{_html.escape(v.claim_id)}</code></td><td>{_html.escape(paper)}</td>"
+            f"<td>{ratio}</td><td>{_html.escape(mutant_summary(v))}</td>"
+            f"<td>{_html.escape(STATUS_MARK.get(v.status.value, v.status.value))}</td></tr>")
+    script = (
+        "(function(){var r=document.getElementById('UID');"
+        "var p=r.querySelector('.tk-paper'),s=r.querySelector('.tk-status'),"
+        "n=r.querySelector('.tk-count');function f(){var k=0,rows=r.querySelectorAll('tbody tr');"
+        "rows.forEach(function(t){var ok=(!p.value||t.dataset.paper===p.value)&&"
+        "(!s.value||t.dataset.status===s.value);t.style.display=ok?'':'none';if(ok)k++;});"
+        "n.textContent=k+' of '+rows.length+' claims shown';}"
+        "p.addEventListener('change',f);s.addEventListener('change',f);f();})();"
+    ).replace("UID", uid)
+    return HTMLBlock(
+        f'<div id="{uid}" class="tk-verdict-filter">'
+        f'<p><label>paper <select class="tk-paper">{options(papers, "every paper")}</select>'
+        f'</label> <label>verdict <select class="tk-status">'
+        f'{options(statuses, "every verdict")}</select></label> '
+        f'<span class="tk-count">{len(vs)} of {len(vs)} claims shown</span></p>'
+        "<table class=\"table\"><thead><tr><th>claim</th><th>paper</th>"
+        "<th>measured / predicted</th><th>mutants killed</th><th>verdict</th></tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table><script>{script}</script></div>")
