@@ -1,15 +1,19 @@
 r"""Real distributed training with compressed gradients (torchrun or spawn).
 
-Each rank holds a shard of a classification data set and a replica of a small MLP. One
-step of the method (Compagnoni et al., AISTATS 2025, §2 definitions):
+Each rank holds a shard of a classification data set and a replica of a small MLP and is
+one worker of a registered :class:`~theorykit.methods.base.Method` (``theorykit methods``;
+DSGD, DCSGD, DSignSGD, EF, EF21, DIANA, or a user's ``module:Object``). One step:
 
-* ``dsgd``:     x ← x − η · mean_i g_i                 (dense all-reduce)
-* ``dcsgd``:    x ← x − η · mean_i C_i(g_i)            (:func:`compressed_mean`)
-* ``dsignsgd``: x ← x − η · mean_i sign(g_i)           (the catalog ``sign`` codec, 1 bit/coord)
-* ``ef``:       v_i = C(e_i + η g_i), e_i ← e_i + η g_i − v_i, x ← x − mean_i v_i
-  (error feedback in the Stich–Karimireddy form; Beznosikov et al., JMLR 2023, §5)
+* the rank's worker step maps (its state, its minibatch gradient ``g_i`` of the flattened
+  parameters) to a message; what it ``send`` s crosses the wire -- through the method's
+  codec (:func:`compressed_mean_and_own`, real bit packing; the ``sign`` codec for
+  DSignSGD) or a dense all-reduce for dense messages -- and every rank receives the mean
+  message;
+* the server step (run identically on every rank) maps the mean message, as one ``(1, d)``
+  message, and its state to the direction; ``x ← x − displacement(D, η)``.
 
-with ``g_i`` the rank's minibatch gradient of the flattened parameters. Communication is
+For example ``dcsgd``: x ← x − η · mean_i C_i(g_i); ``ef``: v_i = C(e_i + η g_i),
+e_i ← e_i + η g_i − v_i, x ← x − mean_i v_i (Beznosikov et al., JMLR 2023, §5). Communication is
 counted exactly (:class:`~theorykit.distributed.collectives.CommStats`). A checkpoint per
 rank is written every ``checkpoint_every`` steps and a run restarted with the same
 ``out_dir`` resumes from it, so an interrupted run loses at most that many steps.
@@ -39,14 +43,14 @@ import torch.distributed as dist
 from theorykit.compressors.registry import make
 from theorykit.distributed.collectives import (
     CommStats,
-    compressed_mean,
     compressed_mean_and_own,
     dense_mean,
 )
 from theorykit.distributed.launch import DEFAULT_TIMEOUT_S, run_local
 from theorykit.errors import InputError
 
-METHODS = ("dsgd", "dcsgd", "dsignsgd", "ef")
+METHODS = ("dsgd", "dcsgd", "dsignsgd", "ef", "ef21", "diana")
+"""Built-in methods the trainer has been run with (any registered method works)."""
 
 
 @dataclass
@@ -67,8 +71,9 @@ class TrainConfig:
     out_dir: str | None = None
 
     def validate(self) -> None:
-        if self.method not in METHODS:
-            raise InputError(f"unknown method {self.method!r}; known: {', '.join(METHODS)}")
+        from theorykit.methods.registry import resolve
+
+        resolve(self.method)  # a registered name or module:Object
         for name in ("steps", "batch", "hidden", "n_samples"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"{name} must be a positive integer")
@@ -160,16 +165,15 @@ def train(cfg: TrainConfig, on_step: Callable[[int], None] | None = None) -> dic
     shard = torch.arange(rank, cfg.n_samples, world)
     Xs, ys = X[shard].to(device), y[shard].to(device)
     model = make_model(cfg).to(device)
-    spec = None
-    if cfg.method in ("dcsgd", "ef"):
-        spec = make(cfg.compressor, **cfg.params)
-    elif cfg.method == "dsignsgd":
-        spec = make("sign")
+    method = _make_method(cfg)
+    spec = method.wire_compressor
     batch_gen = torch.Generator().manual_seed(cfg.seed * 7919 + rank)
     comp_gen = torch.Generator(device=device).manual_seed(cfg.seed * 104729 + rank)
     stats = CommStats()
     history: dict[str, list[float]] = {"step": [], "loss": [], "bits": []}
-    error = torch.zeros(sum(p.numel() for p in model.parameters()), device=device)
+    worker: Any = None
+    server: Any = None
+    started = False
     start = 0
     ckpt = Path(cfg.out_dir) / f"ckpt_rank{rank}.pt" if cfg.out_dir else None
     state = _agreed_checkpoint(ckpt, rank) if ckpt is not None else None
@@ -178,8 +182,24 @@ def train(cfg: TrainConfig, on_step: Callable[[int], None] | None = None) -> dic
         batch_gen.set_state(state["batch_gen"])
         comp_gen.set_state(state["comp_gen"])
         stats = CommStats(**state["stats"])
-        error = state["error"].to(device)
+        worker, server = _to(state["worker"], device), _to(state["server"], device)
+        started = True
         history, start = state["history"], state["step"]
+    received: list[torch.Tensor] = []
+
+    def send(v: torch.Tensor, dense: bool = False) -> torch.Tensor:
+        """The wire: the mean over ranks goes to ``received``; returns the own message."""
+        if dense or spec is None:
+            received[:] = [dense_mean(v)]
+            stats.rounds += 1
+            stats.payload_bits += 32 * v.numel()
+            stats.sent_bytes += 4 * v.numel()
+            stats.dense_bytes += 4 * v.numel()
+            return v
+        mean, own = compressed_mean_and_own(v, spec, comp_gen, stats=stats)
+        received[:] = [mean]
+        return own
+
     lossf = torch.nn.CrossEntropyLoss()
     for step in range(start, cfg.steps):
         idx = torch.randint(0, Xs.shape[0], (cfg.batch,), generator=batch_gen).to(device)
@@ -189,21 +209,11 @@ def train(cfg: TrainConfig, on_step: Callable[[int], None] | None = None) -> dic
         g = _flat_grad(model)
         if not torch.isfinite(g).all():
             raise FloatingPointError(f"non-finite gradient at step {step} on rank {rank}")
-        if spec is None:
-            direction = dense_mean(g)
-            stats.rounds += 1
-            stats.payload_bits += 32 * g.numel()
-            stats.sent_bytes += 4 * g.numel()
-            stats.dense_bytes += 4 * g.numel()
-        elif cfg.method == "ef":
-            p_i = error + cfg.lr * g
-            v_mean, own = compressed_mean_and_own(p_i, spec, comp_gen, stats=stats)
-            error = p_i - own
-            _apply_update(model, v_mean, 1.0)
-        else:
-            direction = compressed_mean(g, spec, comp_gen, stats=stats)
-        if cfg.method != "ef":
-            _apply_update(model, direction, cfg.lr)
+        if not started:
+            worker, started = method.init_worker(g, comp_gen), True
+        _, worker = method.worker_step(worker, g, comp_gen, lr=cfg.lr, send=send)
+        direction, server = method.server_step(received[0].unsqueeze(0), server)
+        _apply_update(model, method.displacement(direction, cfg.lr), 1.0)
         if step % cfg.log_every == 0:
             full = lossf(model(Xs), ys).detach().reshape(1)
             dist.all_reduce(full)
@@ -213,7 +223,8 @@ def train(cfg: TrainConfig, on_step: Callable[[int], None] | None = None) -> dic
         if ckpt is not None and (step + 1) % cfg.checkpoint_every == 0:
             _save_checkpoint(ckpt, {
                 "model": model.state_dict(), "batch_gen": batch_gen.get_state(),
-                "comp_gen": comp_gen.get_state(), "error": error.cpu(),
+                "comp_gen": comp_gen.get_state(), "worker": _to(worker, "cpu"),
+                "server": _to(server, "cpu"),
                 "stats": dict(asdict(stats)), "history": history, "step": step + 1})
         if on_step is not None:
             on_step(step)
@@ -223,6 +234,26 @@ def train(cfg: TrainConfig, on_step: Callable[[int], None] | None = None) -> dic
     return {"final_loss": float(final) / world, "config": asdict(cfg), "world_size": world,
             "backend": dist.get_backend(), "history": history, "comm": stats.as_dict(),
             "params_checksum": float(flat.sum()), "params": flat}
+
+
+def _make_method(cfg: TrainConfig) -> Any:
+    """The registered method of ``cfg`` with its compressor (for methods that take one)."""
+    from theorykit.methods.registry import make_method, resolve
+
+    cls = resolve(cfg.method)
+    comp = make(cfg.compressor, **cfg.params) if cls.needs_compressor else None
+    return make_method(cls, comp)
+
+
+def _to(state: Any, device: Any) -> Any:
+    """A method state (tensors, dicts, lists of them, or plain values) moved to ``device``."""
+    if isinstance(state, torch.Tensor):
+        return state.to(device)
+    if isinstance(state, dict):
+        return {k: _to(v, device) for k, v in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(_to(v, device) for v in state)
+    return state
 
 
 def _train_all(cfgs: list[TrainConfig]) -> list[dict[str, Any]]:

@@ -1,35 +1,20 @@
-"""Discrete distributed methods: a torch face (vectorized over replicas x workers) and a
-symbolic face (one-step moments for the SDE derivation). See :mod:`theorykit.methods.base`.
+"""Distributed methods: one :class:`~theorykit.methods.base.Method` abstraction with a
+worker/server torch face (the simulator, the torch.distributed trainer) and a symbolic face
+(one-step moments for the SDE derivation), registered by name like the compressors and
+resolvable as ``module.path:Object`` (:mod:`theorykit.methods.registry`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from theorykit.errors import InputError
 from theorykit.methods.base import Method, StepMoments
 from theorykit.methods.dcsgd import DCSGD, GenericUnbiased
+from theorykit.methods.diana import DIANA
 from theorykit.methods.dsgd import DSGD
 from theorykit.methods.dsignsgd import DSignSGD
+from theorykit.methods.ef import EF
+from theorykit.methods.ef21 import EF21
+from theorykit.methods.registry import _CATALOG as METHODS
+from theorykit.methods.registry import catalog, make_method, resolve
 
-__all__ = ["DCSGD", "DSGD", "METHODS", "DSignSGD", "GenericUnbiased", "Method",
-           "StepMoments", "make_method"]
-
-METHODS: dict[str, type[Method]] = {"dsgd": DSGD, "dcsgd": DCSGD, "dsignsgd": DSignSGD}
-"""Methods by CLI name."""
-
-
-def make_method(name: str, compressor: Any = None, **options: Any) -> Method:
-    """A method by name: ``dsgd``, ``dcsgd`` (needs ``compressor``: a spec, a list of N
-    specs, or an omega), ``dsignsgd`` (``vote="mean"|"majority"``)."""
-    key = name.lower().replace("-", "").replace("_", "")
-    if key not in METHODS:
-        raise InputError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
-    if key == "dcsgd":
-        return DCSGD(compressor, **options)
-    if compressor is not None:
-        raise InputError(f"{key} takes no compressor (use dcsgd)")
-    try:
-        return METHODS[key](**options)
-    except TypeError as exc:
-        raise InputError(f"{key}: {exc}") from None
+__all__ = ["DCSGD", "DIANA", "DSGD", "EF", "EF21", "METHODS", "DSignSGD", "GenericUnbiased",
+           "Method", "StepMoments", "catalog", "make_method", "resolve"]

@@ -46,6 +46,11 @@ import torch
 
 from theorykit.compressors.base import CompressorSpec
 from theorykit.errors import InputError
+from theorykit.methods.base import Method
+from theorykit.methods.dcsgd import DCSGD
+from theorykit.methods.ef import EF as EFMethod
+from theorykit.methods.ef21 import EF21 as EF21Method
+from theorykit.run.loop import MethodStep, iterate
 
 Tensor = torch.Tensor
 
@@ -140,13 +145,6 @@ class LocalQuadratics:
 
 
 # --------------------------------------------------------------------------- methods
-def _compress(comp: CompressorSpec | Sequence[CompressorSpec], x: Tensor,
-              generator: torch.Generator | None) -> Tensor:
-    if isinstance(comp, CompressorSpec):
-        return comp.apply(x, generator)
-    return torch.stack([c.apply(x[:, i], generator) for i, c in enumerate(comp)], dim=1)
-
-
 def _check_comp(comp: Any) -> None:
     ok = isinstance(comp, CompressorSpec) or (
         isinstance(comp, Sequence) and comp and all(isinstance(c, CompressorSpec) for c in comp))
@@ -154,71 +152,64 @@ def _check_comp(comp: Any) -> None:
         raise InputError("compressor must be a CompressorSpec or a list of one per worker")
 
 
+class _Optax:
+    """The ``init(grads0) -> state``, ``update(state, grads, eta) -> (delta, state)`` view of
+    a registered :class:`~theorykit.methods.base.Method` (the worker step, the server step
+    and the displacement of :class:`theorykit.run.loop.MethodStep`). The state is the
+    workers' state dict with the server's under ``"server"``."""
+
+    method: Method
+
+    def init(self, grads0: Tensor, generator: torch.Generator | None = None) -> dict:
+        return {**(self.method.init_worker(grads0, generator) or {}), "server": None}
+
+    def update(self, state: dict, grads: Tensor, eta: float | Tensor,
+               generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
+        m = self.method
+        worker = {k: v for k, v in state.items() if k != "server"} or None
+        msg, worker = m.worker_step(worker, grads, generator, lr=eta)
+        D, server = m.server_step(msg, state["server"])
+        return m.displacement(D, eta), {**(worker or {}), "server": server}
+
+
 @dataclass
-class DCGD:
-    """Distributed compressed GD without memory: delta = η (1/n) Σ C(g_i)."""
+class DCGD(_Optax):
+    """Distributed compressed GD without memory (:class:`~theorykit.methods.DCSGD` with a
+    possibly biased compressor): delta = η (1/n) Σ C(g_i)."""
 
     compressor: CompressorSpec | Sequence[CompressorSpec]
     name: str = "DCGD"
 
     def __post_init__(self) -> None:
         _check_comp(self.compressor)
-
-    def init(self, grads0: Tensor, generator: torch.Generator | None = None) -> dict:
-        return {}
-
-    def update(self, state: dict, grads: Tensor, eta: float | Tensor,
-               generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
-        return eta * _compress(self.compressor, grads, generator).mean(1), state
+        self.method = DCSGD(self.compressor)
 
 
 @dataclass
-class EF:
-    """Error feedback (Stich–Karimireddy form): v_i = C(e_i + η g_i),
+class EF(_Optax):
+    """Error feedback (:class:`theorykit.methods.ef.EF`): v_i = C(e_i + η g_i),
     e_i <- e_i + η g_i - v_i, delta = (1/n) Σ v_i."""
 
-    compressor: CompressorSpec | Sequence[CompressorSpec]
+    compressor: CompressorSpec
     name: str = "EF"
 
     def __post_init__(self) -> None:
         _check_comp(self.compressor)
-
-    def init(self, grads0: Tensor, generator: torch.Generator | None = None) -> dict:
-        return {"e": torch.zeros_like(grads0)}
-
-    def update(self, state: dict, grads: Tensor, eta: float | Tensor,
-               generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
-        p = state["e"] + eta * grads
-        v = _compress(self.compressor, p, generator)
-        return v.mean(1), {"e": p - v}
+        self.method = EFMethod(self.compressor)
 
 
 @dataclass
-class EF21:
-    """EF21: each worker keeps g_i, updated by a compressed correction
-    g_i <- g_i + C(∇f_i(x) - g_i); delta = η (1/n) Σ g_i."""
+class EF21(_Optax):
+    """EF21 (:class:`theorykit.methods.ef21.EF21`): g_i <- g_i + C(∇f_i(x) - g_i);
+    delta = η (1/n) Σ g_i."""
 
-    compressor: CompressorSpec | Sequence[CompressorSpec]
+    compressor: CompressorSpec
     init_mode: Literal["full", "compressed"] = "full"
     name: str = "EF21"
 
     def __post_init__(self) -> None:
         _check_comp(self.compressor)
-        if self.init_mode not in ("full", "compressed"):
-            raise InputError(f"EF21 init_mode must be 'full' or 'compressed', got "
-                             f"{self.init_mode!r}")
-
-    def init(self, grads0: Tensor, generator: torch.Generator | None = None) -> dict:
-        g = grads0.clone() if self.init_mode == "full" else \
-            _compress(self.compressor, grads0, generator)
-        return {"g": g, "fresh": True}
-
-    def update(self, state: dict, grads: Tensor, eta: float | Tensor,
-               generator: torch.Generator | None = None) -> tuple[Tensor, dict]:
-        g = state["g"]
-        if not state.get("fresh"):
-            g = g + _compress(self.compressor, grads - g, generator)
-        return eta * g.mean(1), {"g": g, "fresh": False}
+        self.method = EF21Method(self.compressor, self.init_mode)
 
 
 METHODS: dict[str, type] = {"dcgd": DCGD, "ef": EF, "ef21": EF21}
@@ -278,11 +269,13 @@ class RunResult:
     ``gap_avg``."""
 
 
-def run(method: DCGD | EF | EF21, problem: LocalQuadratics, *, x0: Any, eta: float |
+def run(method: DCGD | EF | EF21 | Method, problem: LocalQuadratics, *, x0: Any, eta: float |
         Callable[[int], float], steps: int, replicas: int = 1, noise: float = 0.0,
         generator: torch.Generator | None = None, record_every: int = 1,
         average_q: float | None = None, blowup: float = 1e150) -> RunResult:
-    """Run ``method`` for ``steps`` iterations on ``problem`` from ``x0`` ((d,) or (R, d)).
+    """Run ``method`` (DCGD, EF, EF21 or any registered :class:`Method`, e.g. DIANA) for
+    ``steps`` iterations on ``problem`` from ``x0`` ((d,) or (R, d)), through the one loop
+    :func:`theorykit.run.loop.iterate`.
 
     ``noise = C`` adds ``ξ_i ~ N(0, (C/d) I)`` to each local gradient (E||ξ_i||² = C).
     ``average_q`` (in (0, 1)) also tracks the weighted average x̄ = Σ_k w_k x^k / Σ_k w_k,
@@ -295,7 +288,7 @@ def run(method: DCGD | EF | EF21, problem: LocalQuadratics, *, x0: Any, eta: flo
                     average_q=average_q, blowup=blowup)
 
 
-def _run(method: DCGD | EF | EF21, problem: LocalQuadratics, *, x0: Any, eta: float |
+def _run(method: DCGD | EF | EF21 | Method, problem: LocalQuadratics, *, x0: Any, eta: float |
          Callable[[int], float], steps: int, replicas: int, noise: float,
          generator: torch.Generator | None, record_every: int, average_q: float | None,
          blowup: float) -> RunResult:
@@ -332,41 +325,39 @@ def _run(method: DCGD | EF | EF21, problem: LocalQuadratics, *, x0: Any, eta: fl
         rec.append(steps)
     gaps = np.full((replicas, len(rec)), np.nan)
     dists = np.full((replicas, len(rec)), np.nan)
-    j = 0
-    xbar = x.clone() if average_q is not None else None
+    pos = {k: j for j, k in enumerate(rec)}
+    xbar = [x.clone()] if average_q is not None else None
     avg_gaps = np.full((replicas, len(rec)), np.nan) if xbar is not None else None
-    diverged = None
-    grads = stoch_grads(x)
-    state = method.init(grads, generator)
-    for k in range(steps + 1):
-        if k == rec[j]:
-            gap = problem.gap(x)
+
+    def observe(k: int, xk: Tensor) -> bool:
+        stop = False
+        if k in pos:
+            j = pos[k]
+            gap = problem.gap(xk)
             gaps[:, j] = gap.cpu().numpy()
-            dists[:, j] = ((x - problem.x_star) ** 2).sum(-1).cpu().numpy()
+            dists[:, j] = ((xk - problem.x_star) ** 2).sum(-1).cpu().numpy()
             if avg_gaps is not None:
                 # here x̄ averages x^0..x^{k-1} (x^0 at k = 0): the x̄^k of the EF rate
-                avg_gaps[:, j] = problem.gap(xbar).cpu().numpy()
-            j += 1
-            if not torch.isfinite(gap).all() or float(gap.max()) > blowup:
-                diverged = k
-                break
-        if k == steps:
-            break
-        if xbar is not None and k > 0:
+                avg_gaps[:, j] = problem.gap(xbar[0]).cpu().numpy()
+            stop = not torch.isfinite(gap).all() or float(gap.max()) > blowup
+        if not stop and xbar is not None and 0 < k < steps:
             q = average_q
-            xbar = xbar + (1 - q) / (1 - q ** (k + 1)) * (x - xbar)
-        if k > 0:
-            grads = stoch_grads(x)
-        delta, state = method.update(state, grads, eta_fn(k), generator)
-        x = x - delta
+            xbar[0] = xbar[0] + (1 - q) / (1 - q ** (k + 1)) * (xk - xbar[0])
+        return stop
+
+    m = method.method if isinstance(method, _Optax) else method
+    step = MethodStep(m, stoch_grads, lambda k, g: eta_fn(k), generator)
+    x, diverged = iterate(step, x, steps, observe=observe)
     gap_avg = None
     if xbar is not None and diverged is None:
-        gap_avg = problem.gap(xbar).cpu().numpy()
-    comp = method.compressor
+        gap_avg = problem.gap(xbar[0]).cpu().numpy()
+    comp = getattr(method, "compressor", None)
+    if comp is None:
+        comp = getattr(m, "compressors", [None])
     spec = comp if isinstance(comp, CompressorSpec) else comp[0]
     try:
         bits = spec.numeric_bits(d)
-    except (InputError, TypeError, ValueError):
+    except (InputError, TypeError, ValueError, AttributeError):
         bits = None
     return RunResult(np.array(rec), gaps, dists, x, gap_avg, diverged, bits,
                      gap_avg_path=avg_gaps)

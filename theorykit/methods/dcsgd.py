@@ -38,10 +38,11 @@ import torch
 from theorykit.compressors.base import CompressorSpec
 from theorykit.compressors.base import D as D_SYM
 from theorykit.errors import AssumptionError, InputError
-from theorykit.methods.base import Method, StepMoments, per_worker, worker_sum
+from theorykit.methods.base import Method, Send, StepMoments, per_worker, worker_sum
+from theorykit.methods.registry import register
 from theorykit.noise import NoiseModel, diag_matrix
 
-__all__ = ["DCSGD", "GenericUnbiased"]
+__all__ = ["DCSGD", "GenericUnbiased", "compressor_key"]
 
 
 class GenericUnbiased:
@@ -76,11 +77,14 @@ def _as_compressor(c: Any) -> Compressor:
     raise InputError(f"not a compressor: {c!r}")
 
 
+@register
 class DCSGD(Method):
     """Distributed compressed SGD with one compressor for all workers or one per worker
     (heterogeneous omega_i)."""
 
     name = "dcsgd"
+    label = "DCSGD"
+    needs_compressor = True
     title = "Distributed compressed SGD"
     reference = "Compagnoni et al., AISTATS 2025, Theorem 1 (DCSGD SDE) [recalled]"
     update_latex = r"x_{k+1} = x_k - \frac{\eta}{N}\sum_{i=1}^{N} \mathcal{C}_i(g_i)"
@@ -92,22 +96,68 @@ class DCSGD(Method):
             _as_compressor(c) for c in per_worker(compressor, "compressors")]
 
     # ------------------------------------------------------------------ torch face
-    def direction(self, grads: torch.Tensor,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-        grads = self._check_grads(grads)
+    @property
+    def compressor(self) -> Any:  # type: ignore[override]
+        """The one compressor shared by all workers (None with per-worker compressors)."""
+        return self.compressors[0] if len(self.compressors) == 1 else None
+
+    @property
+    def wire_compressor(self) -> Any:
+        if len(self.compressors) != 1:
+            raise InputError("the trainer runs one compressor on every rank")
+        return self.compressors[0]
+
+    def compress(self, v: torch.Tensor,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """``C(v)`` with the shared compressor (one call over all rows), or ``C_i`` on
+        worker i (axis -2) with per-worker compressors."""
         comps = self.compressors
         for c in comps:
             if isinstance(c, GenericUnbiased):
                 raise InputError(f"{c.name} is a symbolic compressor: it has no codec")
         if len(comps) == 1:
-            return comps[0].apply(grads, generator).mean(dim=1)
-        if len(comps) != grads.shape[1]:
+            return comps[0].apply(v, generator)
+        if v.ndim < 2 or len(comps) != v.shape[-2]:
             raise InputError(
-                f"DCSGD has {len(comps)} per-worker compressors but grads has "
-                f"N={grads.shape[1]} workers")
-        out = torch.stack([c.apply(grads[:, i, :], generator) for i, c in enumerate(comps)],
-                          dim=1)
-        return out.mean(dim=1)
+                f"DCSGD has {len(comps)} per-worker compressors but the gradients have "
+                f"shape {tuple(v.shape)} (workers on axis -2)")
+        return torch.stack([c.apply(v[..., i, :], generator) for i, c in enumerate(comps)],
+                           dim=-2)
+
+    def worker_step(self, state: Any, grads: torch.Tensor,
+                    generator: torch.Generator | None = None, *, lr: Any = 1.0,
+                    send: Send | None = None) -> tuple[torch.Tensor, Any]:
+        """The message is ``C_i(g_i)``."""
+        send = send or self.sender(generator)
+        return send(grads), None
+
+    def cache_key(self) -> tuple:
+        return ("dcsgd", tuple(compressor_key(c) for c in self.compressors))
+
+    def with_compressor(self, compressor: Any) -> DCSGD:
+        return DCSGD(compressor)
+
+    def may_be_dense(self) -> bool:
+        """Whether a compressor's conditional covariance may be a dense d x d matrix (or
+        have each diagonal entry involve every coordinate), probed at d = 3; a probe that
+        fails counts as dense."""
+        v = sp.Matrix(sp.symbols("v_1:4", real=True))
+        for c in self.compressors:
+            if isinstance(c, GenericUnbiased):
+                continue
+            try:
+                cov = c.covariance(v)
+            except Exception:  # e.g. k > 3 for rand-k: assume the expensive case
+                return True
+            if cov is not None and not sp.Matrix(cov).is_diagonal():
+                return True
+            if cov is not None and any(len(e.free_symbols & set(v)) > 1 for e in cov):
+                return True  # each diagonal entry involves every coordinate (e.g. a norm)
+        return False
+
+    @property
+    def compressor_names(self) -> list[str]:
+        return [c.name for c in self.compressors]
 
     # ------------------------------------------------------------------ symbolic face
     def moments(self, grad: Any, noise: NoiseModel, n_workers: Any, batch: Any,
@@ -144,6 +194,16 @@ class DCSGD(Method):
     def __repr__(self) -> str:
         names = ", ".join(repr(c) for c in self.compressors)
         return f"DCSGD({names})"
+
+
+def compressor_key(c: Any) -> tuple:
+    """A hashable description of a compressor (for caches)."""
+    if isinstance(c, CompressorSpec):
+        return (type(c).__module__, type(c).__qualname__, c.name,
+                tuple(sorted((k, repr(v)) for k, v in c.values.items())), c.d)
+    if isinstance(c, GenericUnbiased):
+        return ("omega", sp.srepr(c.omega_expr))
+    return ("?", repr(c))
 
 
 def _require_unbiased(c: Compressor) -> None:

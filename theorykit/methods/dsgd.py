@@ -13,23 +13,29 @@ from typing import Any
 
 import torch
 
-from theorykit.methods.base import Method, StepMoments, worker_sum
+from theorykit.methods.base import Method, Send, StepMoments, worker_sum
+from theorykit.methods.registry import register
 from theorykit.noise import NoiseModel
 
 __all__ = ["DSGD"]
 
 
+@register
 class DSGD(Method):
     """Distributed SGD: average of the N stochastic gradients."""
 
     name = "dsgd"
+    label = "DSGD"
     title = "Distributed SGD"
     reference = "Compagnoni et al., AISTATS 2025, Sec. 2 [recalled]"
     update_latex = r"x_{k+1} = x_k - \frac{\eta}{N}\sum_{i=1}^{N} g_i"
 
-    def direction(self, grads: torch.Tensor,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-        return self._check_grads(grads).mean(dim=1)
+    def worker_step(self, state: Any, grads: torch.Tensor,
+                    generator: torch.Generator | None = None, *, lr: Any = 1.0,
+                    send: Send | None = None) -> tuple[torch.Tensor, Any]:
+        """The message is the stochastic gradient itself, sent dense."""
+        send = send or self.sender(generator)
+        return send(grads, dense=True), None
 
     def moments(self, grad: Any, noise: NoiseModel, n_workers: Any, batch: Any,
                 compressors: Any = None) -> StepMoments:

@@ -26,16 +26,19 @@ import sympy as sp
 import torch
 
 from theorykit.errors import AssumptionError, InputError
-from theorykit.methods.base import Method, StepMoments, worker_sum
+from theorykit.methods.base import Method, Send, StepMoments, worker_sum
+from theorykit.methods.registry import register
 from theorykit.noise import NoiseModel, diag_matrix
 
 __all__ = ["DSignSGD"]
 
 
+@register
 class DSignSGD(Method):
     """Distributed SignSGD with mean-of-signs (default) or majority-vote aggregation."""
 
     name = "dsignsgd"
+    label = "DSignSGD"
     title = "Distributed SignSGD"
     reference = ("Compagnoni et al., AISTATS 2025 (DSignSGD SDE) [recalled]; "
                  "arXiv 2411.15958 (SignSGD SDE) [recalled]")
@@ -52,12 +55,31 @@ class DSignSGD(Method):
                     r"\operatorname{sign}(g_i)\Big)")
         return r"x_{k+1} = x_k - \frac{\eta}{N}\sum_{i=1}^{N}\operatorname{sign}(g_i)"
 
-    def direction(self, grads: torch.Tensor,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-        s = torch.sign(self._check_grads(grads))
+    def compress(self, v: torch.Tensor,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """The message is ``sign(g_i)`` (deterministic)."""
+        return torch.sign(v)
+
+    @property
+    def wire_compressor(self) -> Any:
+        """The catalog's 1-bit ``sign`` codec."""
+        from theorykit.compressors.registry import make
+
+        return make("sign")
+
+    def worker_step(self, state: Any, grads: torch.Tensor,
+                    generator: torch.Generator | None = None, *, lr: Any = 1.0,
+                    send: Send | None = None) -> tuple[torch.Tensor, Any]:
+        send = send or self.sender(generator)
+        return send(grads), None
+
+    def server_step(self, messages: torch.Tensor, state: Any = None
+                    ) -> tuple[torch.Tensor, Any]:
+        """Mean of the signs, or the sign of their sum (majority vote; the sign of the mean
+        is the same, which is what the trainer's mean message gives)."""
         if self.vote == "majority":
-            return torch.sign(s.sum(dim=1))
-        return s.mean(dim=1)
+            return torch.sign(messages.sum(dim=-2)), state
+        return messages.mean(dim=-2), state
 
     def moments(self, grad: Any, noise: NoiseModel, n_workers: Any, batch: Any,
                 compressors: Any = None) -> StepMoments:

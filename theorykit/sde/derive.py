@@ -26,11 +26,10 @@ from typing import Any
 
 import sympy as sp
 
-from theorykit.compressors.base import CompressorSpec
 from theorykit.compressors.registry import make as make_compressor
 from theorykit.errors import InputError
 from theorykit.limits import check_derive_dim
-from theorykit.methods import DCSGD, GenericUnbiased, Method, make_method
+from theorykit.methods import Method, make_method
 from theorykit.noise import Gaussian, NoiseModel, make_noise
 from theorykit.sde.sde import ETA, SDE
 
@@ -56,19 +55,13 @@ def clear_cache() -> None:
 
 # --------------------------------------------------------------------------- inputs
 def _as_method(method: Any, compressor: Any) -> Method:
+    """A method instance: a :class:`Method` (with ``compressor`` swapped in if given), a
+    registered name or a ``module:Object`` reference (with ``compressor``)."""
+    comps = None if compressor is None else _as_compressors(compressor)
     if isinstance(method, Method):
-        if compressor is not None and not isinstance(method, DCSGD):
-            raise InputError(f"{method.name} takes no compressor (use dcsgd)")
-        if compressor is not None:
-            return DCSGD(_as_compressors(compressor))
-        return method
-    if isinstance(method, str):
-        key = method.lower().replace("-", "").replace("_", "")
-        if key == "dcsgd":
-            if compressor is None:
-                raise InputError("dcsgd needs a compressor (--compressor NAME)")
-            return DCSGD(_as_compressors(compressor))
-        return make_method(method, compressor)
+        return method if comps is None else method.with_compressor(comps)
+    if isinstance(method, type | str):
+        return make_method(method, comps)
     raise InputError(f"method must be a Method or a name, got {method!r}")
 
 
@@ -158,48 +151,19 @@ def _state(problem_or_dim: Any) -> tuple[list[sp.Symbol], sp.Matrix, list[sp.Sym
 
 def _may_be_dense(m: Method, nz: NoiseModel) -> bool:
     """Whether the diffusion may be a dense d x d matrix (cost ~ d^2), probed at d = 3:
-    the noise covariance or a DCSGD compressor's conditional covariance off the diagonal,
-    or not known (a probe that fails counts as dense)."""
+    the noise covariance off the diagonal, or the method's own term
+    (:meth:`Method.may_be_dense`); a probe that fails counts as dense."""
     try:
         if not nz.cov(0, 3, B_SYMBOL).is_diagonal():
             return True
     except Exception:  # any failure of the probe: assume the expensive case
         return True
-    if not isinstance(m, DCSGD):
-        return False
-    v = sp.Matrix(sp.symbols("v_1:4", real=True))
-    for c in m.compressors:
-        if isinstance(c, GenericUnbiased):
-            continue
-        try:
-            cov = c.covariance(v) if isinstance(c, CompressorSpec) else None
-        except Exception:  # e.g. k > 3 for rand-k: assume the expensive case
-            return True
-        if cov is not None and not sp.Matrix(cov).is_diagonal():
-            return True
-        if cov is not None and any(len(e.free_symbols & set(v)) > 1 for e in cov):
-            return True  # each diagonal entry involves every coordinate (e.g. a norm)
-    return False
-
-
-def _compressor_key(c: Any) -> tuple:
-    if isinstance(c, CompressorSpec):
-        return (type(c).__module__, type(c).__qualname__, c.name,
-                tuple(sorted((k, repr(v)) for k, v in c.values.items())), c.d)
-    if isinstance(c, GenericUnbiased):
-        return ("omega", sp.srepr(c.omega_expr))
-    return ("?", repr(c))
+    return m.may_be_dense()
 
 
 def _noise_key(n: NoiseModel) -> tuple:
     return (type(n).__qualname__, repr(n), tuple(tuple(sp.srepr(e) for e in row)
                                                  for row in n.scales.table))
-
-
-def _method_key(m: Method) -> tuple:
-    if isinstance(m, DCSGD):
-        return ("dcsgd", tuple(_compressor_key(c) for c in m.compressors))
-    return (m.name, repr(m))
 
 
 # --------------------------------------------------------------------------- tidy
@@ -220,11 +184,15 @@ def _tidy(e: sp.Expr) -> sp.Expr:
 def derive(method: Any, compressor: Any = None, noise: Any = None, problem_or_dim: Any = 1,
            n_workers: Any = None, batch: Any = None, lr_symbol: Any = None, *,
            simplify: bool = True) -> SDE:
-    """The SDE of ``method`` (a :class:`Method` or ``"dsgd" | "dcsgd" | "dsignsgd"``).
+    """The SDE of ``method``: a :class:`Method`, a registered name (``theorykit methods``)
+    or a ``module.path:Object`` reference. The method supplies its one-step moments
+    (:meth:`Method.moments`); one without a known SDE raises
+    :class:`~theorykit.errors.AssumptionError`.
 
-    * ``compressor``: for DCSGD -- a :class:`CompressorSpec`, a catalog name, a list of N of
-      those (heterogeneous omega_i), or an omega (number/symbol/``"omega"``) for a generic
-      member of U(omega). Ignored (must be None) for other methods.
+    * ``compressor``: for methods that take one (DCSGD) -- a :class:`CompressorSpec`, a
+      catalog name, a list of N of those (heterogeneous omega_i), or an omega
+      (number/symbol/``"omega"``) for a generic member of U(omega). Must be None for
+      others.
     * ``noise``: a :class:`NoiseModel` or a name (default: isotropic Gaussian with symbolic
       ``sigma``).
     * ``problem_or_dim``: a dimension d (generic gradient g_j = ∂_j f) or an object with
@@ -238,8 +206,8 @@ def derive(method: Any, compressor: Any = None, noise: Any = None, problem_or_di
     nz = _as_noise(noise)
     if n_workers is None and nz.heterogeneous:
         n_workers = nz.n_workers
-    if (n_workers is None and isinstance(m, DCSGD) and len(m.compressors) > 1):
-        n_workers = len(m.compressors)
+    if n_workers is None and m.compressor_names and len(m.compressor_names) > 1:
+        n_workers = len(m.compressor_names)  # one compressor per worker fixes N
     n = _count("number of workers N", n_workers, N_SYMBOL)
     b = _count("batch size B", batch, B_SYMBOL)
     lr = _lr(lr_symbol)
@@ -249,7 +217,7 @@ def derive(method: Any, compressor: Any = None, noise: Any = None, problem_or_di
                          what=f"{m.name} derivation")
     x, g, grad_syms, label, pkey = _state(problem_or_dim)
 
-    key = (_method_key(m), _noise_key(nz), pkey, sp.srepr(n), sp.srepr(b), sp.srepr(lr),
+    key = (m.cache_key(), _noise_key(nz), pkey, sp.srepr(n), sp.srepr(b), sp.srepr(lr),
            simplify)
     if key in _CACHE:
         _CACHE.move_to_end(key)
@@ -271,7 +239,7 @@ def derive(method: Any, compressor: Any = None, noise: Any = None, problem_or_di
     if isinstance(lr, sp.Symbol):
         params[lr.name] = lr
 
-    comp_names = ([c.name for c in m.compressors] if isinstance(m, DCSGD) else None)
+    comp_names = m.compressor_names
     title = m.title or m.name
     if comp_names:
         uniq = sorted(set(comp_names))

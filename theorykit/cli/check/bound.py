@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "standard error at checkpoints and judge your bound: violated (beyond the Bonferroni "
         "z·SE) -> contradicted (exit 1); tightness measured/bound reported ('loose' if more "
         "than 2x loose everywhere). The bound is parsed safely, never executed.")
-    p.add_argument("--method", required=True, metavar="{dsgd,dcsgd,dsignsgd}")
+    p.add_argument("--method", required=True, metavar="NAME")
     p.add_argument("--vote", choices=("mean", "majority"), default="mean",
                    help="DSignSGD aggregation (default: mean of signs)")
     p.add_argument("--compressor", metavar="NAME",
@@ -90,7 +90,8 @@ def _floats(name: str, value: str) -> list[float]:
 
 def _setup(args: argparse.Namespace) -> dict[str, Any]:
     from theorykit.cli.commands.derive import build_compressor, build_noise
-    from theorykit.methods import DCSGD, make_method
+    from theorykit.methods import make_method
+    from theorykit.methods.registry import resolve
     from theorykit.problems import Quadratic
 
     eigs = _floats("--eigs", args.eigs)
@@ -103,13 +104,13 @@ def _setup(args: argparse.Namespace) -> dict[str, Any]:
         x0 = x0 * d
     if len(x0) != d:
         raise InputError(f"--x0 has {len(x0)} numbers, the problem has d = {d}")
-    method_name = args.method.lower()
+    method_name = resolve(args.method).name  # a registered name or module:Object
     comp = build_compressor(args, d)
     omega = None
     if method_name == "dcsgd":
         if comp is None or isinstance(comp, str):
             raise InputError("dcsgd needs --compressor NAME (a concrete compressor)")
-        method: Any = DCSGD(comp)
+        method: Any = make_method(method_name, comp)
         om = comp.omega()
         om = om.subs(comp.substitutions(d))
         if om.free_symbols:
@@ -121,7 +122,8 @@ def _setup(args: argparse.Namespace) -> dict[str, Any]:
         method = make_method("dsignsgd", vote=args.vote) if method_name == "dsignsgd" \
             else make_method("dsgd")
     else:
-        raise InputError(f"unknown method {args.method!r}; use dsgd, dcsgd or dsignsgd")
+        raise InputError(f"check bound needs a method with a known SDE bound (dsgd, dcsgd, "
+                         f"dsignsgd), not {method_name}")
     if args.nu is None and args.noise.lower() in ("student-t", "t", "studentt",
                                                    "student_t"):
         raise InputError("--noise student-t needs --nu")

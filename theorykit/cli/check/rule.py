@@ -30,6 +30,7 @@ from theorykit.cli.common import add_params_option, print_json, to_number
 from theorykit.errors import InputError
 
 METHODS = ("dsgd", "dcsgd", "dsignsgd")
+"""Registered methods with derived scaling rules (:mod:`theorykit.rules.scaling`)."""
 MAX_REPLICAS = 200_000
 MAX_STEPS = 100_000
 MAX_WORKERS = 4096
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "their loss curves against samples seen coincide (holds, exit 0), differ "
         "(contradicted, exit 1) or cannot be told apart at this sample size "
         "(inconclusive, exit 1).")
-    p.add_argument("--method", required=True, metavar="{dsgd,dcsgd,dsignsgd}")
+    p.add_argument("--method", required=True, metavar="NAME")
     p.add_argument("--compressor", metavar="NAME",
                    help="compressor for dcsgd: a catalog name or module.path:Object")
     add_params_option(p)
@@ -140,12 +141,13 @@ def _noise(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from theorykit.check.rule_check import Config, Setup, check_rule, plan, scaled_config
     from theorykit.cli.commands.rules import _compressor
-    from theorykit.methods import DCSGD, DSGD, DSignSGD
+    from theorykit.methods import make_method
+    from theorykit.methods.registry import resolve
 
-    method = args.method.lower()
+    method = resolve(args.method).name  # a registered name or module:Object
     if method not in METHODS:
-        raise InputError(f"unknown method {args.method!r}; check rule knows "
-                         f"{', '.join(METHODS)}")
+        raise InputError(f"check rule needs a method with derived scaling rules "
+                         f"({', '.join(METHODS)}), not {method}")
     comp = _compressor(args.compressor, args.param, "-p")
     if method == "dcsgd" and comp is None:
         raise InputError("--method dcsgd needs --compressor")
@@ -196,8 +198,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--seed must be an integer, got {args.seed!r}") from None
     if not 0 <= seed < 2**62:
         raise InputError(f"--seed must be in 0..2^62, got {args.seed!r}")
-    m = {"dsgd": DSGD, "dsignsgd": DSignSGD}.get(method)
-    setup = Setup(f"cli:{method}", DCSGD(comp) if method == "dcsgd" else m(), noise, eigs,
+    setup = Setup(f"cli:{method}", make_method(method, comp), noise, eigs,
                   x0, base, samples, n_ckpt, linearize=method == "dsignsgd")
     rc = check_rule(setup, kappa, values["alpha"], values["delta"], replicas=replicas,
                     seed=seed, device=args.device)

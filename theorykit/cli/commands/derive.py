@@ -7,6 +7,7 @@ Examples::
     theorykit derive --method dcsgd --compressor randk -p k=1 --dim 3 --format latex
     theorykit derive --method dsignsgd --noise student-t --nu 3 --dim 2 --sigma 1,2
     theorykit derive --method dcsgd --compressor my_pkg.my_mod:MyCompressor --dim 2
+    theorykit derive --method examples.my_method:MyMethod --dim 2 --workers 4
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "derive", help="derive the SDE (drift, diffusion, assumptions) of a method",
         description="Derive the order-1 weak-approximation SDE dX = b dt + sqrt(eta) "
-        "Sigma^(1/2) dW (t = k*eta) of DSGD / DCSGD / DSignSGD from the method's one-step "
+        "Sigma^(1/2) dW (t = k*eta) of a method (DSGD, DCSGD, DSignSGD, a user's "
+        "module:Object, ...) from its one-step "
         "moments under a noise model, for a generic gradient in R^d.")
-    p.add_argument("--method", required=True, metavar="{dsgd,dcsgd,dsignsgd}",
-                   help="the distributed method")
+    p.add_argument("--method", required=True, metavar="NAME",
+                   help="the distributed method: a registered name (list them with "
+                   "'theorykit methods') or module.path:Object")
     p.add_argument("--vote", choices=("mean", "majority"), default="mean",
                    help="DSignSGD aggregation (default: mean of signs)")
     p.add_argument("--compressor", metavar="NAME",
-                   help="compressor for dcsgd: a catalog name, module.path:Object, or "
+                   help="compressor for a method that takes one (dcsgd): a catalog name, "
+                   "module.path:Object, or "
                    "'omega' for a generic unbiased U(omega)")
     add_params_option(p)
     p.add_argument("--noise", default="gaussian",
@@ -110,21 +114,13 @@ def run(args: argparse.Namespace) -> int:
     from theorykit.sde.derive import derive
 
     d = _int("--dim", args.dim)  # its cost limit is checked by derive(), which knows why
-    method_name = args.method.lower()
     comp = build_compressor(args, d)
-    if method_name == "dcsgd":
-        if comp is None:
-            raise InputError("dcsgd needs --compressor NAME")
-        method: Any = "dcsgd"
-    else:
-        if comp is not None:
-            raise InputError(f"{method_name} takes no compressor (use --method dcsgd)")
-        method = make_method(method_name, vote=args.vote) if method_name == "dsignsgd" \
-            else make_method(method_name)
+    options = {"vote": args.vote} if args.vote != "mean" else {}
+    method = make_method(args.method, comp, **options)
     noise = build_noise(args)
     lr = None if args.lr is None else to_number("lr", args.lr)
     workers = _int("--workers", args.workers, MAX_WORKERS)
-    sde = derive(method, comp, noise, d, n_workers=workers,
+    sde = derive(method, None, noise, d, n_workers=workers,
                  batch=_int("--batch", args.batch), lr_symbol=lr)
     if args.format == "json":
         print_json(sde.to_json())

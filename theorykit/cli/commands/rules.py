@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "N -> alpha*N, omega -> omega' that keep a method's SDE unchanged per sample seen "
         "(or, where that is impossible, named quantities such as the stationary loss or the "
         "time scale), by solving the invariance conditions with SymPy.")
-    p.add_argument("--method", required=True, metavar="{dsgd,dcsgd,dsignsgd}",
+    p.add_argument("--method", required=True, metavar="NAME",
                    help="the distributed method")
     p.add_argument("--compressor", metavar="NAME",
                    help="compressor for dcsgd: a catalog name, module.path:Object, or "
@@ -82,11 +82,13 @@ def _factor(name: str, value: str | None) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from theorykit.methods.registry import resolve
     from theorykit.rules.scaling import derive_rules
 
-    method = args.method.lower()
+    method = resolve(args.method).name  # a registered name or module:Object
     if method not in ("dsgd", "dcsgd", "dsignsgd"):
-        raise InputError(f"unknown method {args.method!r}; rules know dsgd, dcsgd, dsignsgd")
+        raise InputError(f"no scaling rules are derived for {method}; rules know dsgd, "
+                         "dcsgd, dsignsgd")
     comp = _compressor(args.compressor, args.param, "-p")
     target = _compressor(args.to_compressor, args.to_param, "--to-param")
     nu = None
