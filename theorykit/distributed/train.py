@@ -159,8 +159,7 @@ def train(cfg: TrainConfig, on_step: Callable[[int], None] | None = None) -> dic
     called after each step (progress reports, fault-injection tests)."""
     cfg.validate()
     rank, world = dist.get_rank(), dist.get_world_size()
-    device = torch.device(f"cuda:{rank % torch.cuda.device_count()}"
-                          if dist.get_backend() == "nccl" else "cpu")
+    device = rank_device(rank)
     X, y = make_data(cfg)
     shard = torch.arange(rank, cfg.n_samples, world)
     Xs, ys = X[shard].to(device), y[shard].to(device)
@@ -245,6 +244,24 @@ def _make_method(cfg: TrainConfig) -> Any:
     return make_method(cls, comp)
 
 
+def rank_device(rank: int) -> torch.device:
+    """The device of this rank: NCCL needs one GPU per rank (two ranks on one GPU are
+    refused by NCCL), so the local rank picks its GPU and a local rank without one is a clear
+    error; gloo runs on the CPU."""
+    if not dist.is_initialized() or dist.get_backend() != "nccl":
+        return torch.device("cpu")
+    count = torch.cuda.device_count()
+    local = int(os.environ.get("LOCAL_RANK", rank))
+    if local >= count:
+        raise InputError(
+            f"rank {rank}: NCCL needs one GPU per rank, but local rank {local} has none "
+            f"({count} GPU(s)); launch at most {count} processes per node, or use simulated "
+            "workers (python -m gpu_validation.distributed_compression --workers simulated)")
+    device = torch.device("cuda", local)
+    torch.cuda.set_device(device)
+    return device
+
+
 def _to(state: Any, device: Any) -> Any:
     """A method state (tensors, dicts, lists of them, or plain values) moved to ``device``."""
     if isinstance(state, torch.Tensor):
@@ -297,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
                       lr=args.lr, steps=args.steps, batch=args.batch, seed=args.seed,
                       out_dir=args.checkpoint_dir)
     backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl" and int(os.environ.get("LOCAL_RANK", 0)) < torch.cuda.device_count():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
     dist.init_process_group(backend, timeout=datetime.timedelta(seconds=args.timeout))
     t0 = time.time()
     try:
@@ -308,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     res.pop("params")
     if dist.get_rank() == 0:
-        res["provenance"] = {"device": device_text("cuda" if backend == "nccl" else "cpu"),
+        res["provenance"] = {"device": device_text(str(rank_device(0))), "backend": backend,
+                             "world_size": dist.get_world_size(),
                              "versions": versions(), "wall_s": time.time() - t0,
                              "command": "torchrun ... -m theorykit.distributed.train "
                              + " ".join(argv or [])}
