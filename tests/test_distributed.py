@@ -101,3 +101,67 @@ def test_exact_mse_formulas_match_in_process_monte_carlo():
         err = ((draws - v) ** 2).sum(dim=1).numpy()
         pred = _exact_mse(name, params, v.numpy())
         assert abs(err.mean() - pred) <= 4 * err.std(ddof=1) / np.sqrt(err.size), name
+
+
+# ---- gpu_validation.distributed_compression: simulated workers and the CUDA path (12B) ----
+def test_simulated_workers_reproduce_the_real_ranks(runs):
+    """One process simulating 2 workers draws what the 2 gloo ranks draw (same shards,
+    minibatch and compressor generators): bit-identical models, bits and bytes."""
+    from gpu_validation.distributed_compression import simulated_train
+
+    base, res = runs
+    cases = {0: dataclasses.replace(base, method="dsgd"),
+             2: dataclasses.replace(base, method="dcsgd", compressor="randk", params={"k": 40}),
+             3: dataclasses.replace(base, method="dsignsgd"),
+             7: dataclasses.replace(base, method="ef", compressor="topk", params={"k": 40})}
+    for i, cfg in cases.items():
+        sim, real = simulated_train(cfg, 2, torch.device("cpu")), res[i][0]
+        assert torch.equal(sim["params"], real["params"]), cfg.method
+        for key in ("payload_bits", "sent_bytes", "dense_bytes"):
+            assert sim["comm"][key] == real["comm"][key], (cfg.method, key)
+        assert sim["history"]["loss"] == pytest.approx(real["history"]["loss"], rel=1e-5)
+
+
+def test_cuda_ranks_need_one_gpu_each(monkeypatch, capsys, tmp_path):
+    """``--device cuda --workers ranks`` with more ranks than GPUs: one line naming the
+    simulated-workers mode, exit 2, before anything touches a GPU (CUDA mocked)."""
+    import gpu_validation.distributed_compression as dc
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    threads = torch.get_num_threads()
+    rc = dc.main(["--tiny", "--device", "cuda", "--workers", "ranks", "--world", "2",
+                  "--out", str(tmp_path / "x.json")])
+    torch.set_num_threads(threads)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert "one rank per GPU" in err[0] and "--workers simulated" in err[0]
+    assert not (tmp_path / "x.json").exists()
+    cuda = torch.device("cuda")
+    assert dc.choose_workers("auto", cuda, 2) == "simulated"  # 1 GPU, 2 workers
+    assert dc.choose_workers("simulated", cuda, 8) == "simulated"
+    assert dc.choose_workers("ranks", cuda, 1) == "ranks"
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert dc.choose_workers("auto", cuda, 4) == "ranks"  # NCCL, one rank per GPU
+    assert dc.choose_workers("auto", torch.device("cpu"), 8) == "ranks"  # gloo
+
+
+def test_cuda_without_gpu_is_one_line(monkeypatch, capsys):
+    import gpu_validation.distributed_compression as dc
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for argv in (["--full"], ["--tiny", "--device", "cuda"]):
+        assert dc.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "CUDA is not available" in err[0]
+
+
+def test_registered_stateful_methods_train_on_two_ranks():
+    """EF21 and DIANA through the method's worker/server steps on the real wire."""
+    base = TrainConfig(steps=8, log_every=4, batch=16, hidden=16, n_samples=512, seed=3)
+    cfgs = [dataclasses.replace(base, method="ef21", compressor="topk", params={"k": 40}),
+            dataclasses.replace(base, method="diana", compressor="randk", params={"k": 40})]
+    res = spawn(cfgs, world_size=2)
+    for per_rank in res:
+        assert torch.equal(per_rank[0]["params"], per_rank[1]["params"])
+        assert per_rank[0]["final_loss"] < per_rank[0]["history"]["loss"][0]
