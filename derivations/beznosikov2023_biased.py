@@ -1,7 +1,7 @@
 """Claims of Beznosikov, Horváth, Richtárik, Safaryan, *On Biased Compression for
 Distributed Learning*, JMLR 24(276):1–50, 2023 (arXiv 2002.12410).
 
-Provenance, honestly (see ``/work/shared/theory/compression_papers.md`` §1):
+Provenance, honestly (see ``docs/theory/compression_papers.md`` §1):
 
 * the class definitions B1/B2/B3, the DCGD counterexample and the EF algorithm are the
   paper's as *recalled* (not checked against the PDF) — ``paper-recalled``;
@@ -34,13 +34,14 @@ import numpy as np
 import sympy as sp
 import torch
 
+from derivations._common import BEZNOSIKOV2023
 from theorykit.check import stats
 from theorykit.check.claim import RunContext, Source, Status, Verdict, joint_status
 from theorykit.check.mutants import factor_mutants, mutant
 from theorykit.check.registry import claim
 from theorykit.errors import AssumptionError, InputError
 
-PAPER = "Beznosikov, Horváth, Richtárik, Safaryan, JMLR 24(276), 2023"
+PAPER = BEZNOSIKOV2023
 PREFIX = "beznosikov2023"
 
 #: Parameter values used to instantiate catalog compressors for the CGD-rate claim

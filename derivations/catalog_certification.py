@@ -26,10 +26,10 @@ bound and is not declared; the details list them (``undecidable_mutants``).
 **Mutants** (:func:`_mutants`): every claimed constant x2 and x1/2 where decidable, "a biased
 compressor claimed unbiased" (``U`` added, with the largest error the other classes allow),
 "an unbiased compressor taken as contractive without the 1/(1+omega) scaling"
-(``B3(1 + omega)`` added), natural dithering's digest exponent ``d^{1/r}`` (false for
-``r > 2``), QSGD's ``sqrt(d)/s^2`` branch, and sign's homogeneity degree and scaled-sign
-constants. Samples are drawn once per (setting, input) and shared by the mutants
-(``ctx.memo``); only the constants change.
+(``B3(1 + omega)`` added), natural dithering's exponent in ``docs/theory/compression_papers.md``
+``d^{1/r}`` (false for ``r > 2``), QSGD's ``sqrt(d)/s^2`` branch, and sign's homogeneity
+degree and scaled-sign constants. Samples are drawn once per (setting, input) and shared by
+the mutants (``ctx.memo``); only the constants change.
 
 Source: the compressor's own ``reference``; provenance ``paper-recalled`` where the
 constant is a paper's result as recalled (QSGD's Lemma 3.1, natural compression and

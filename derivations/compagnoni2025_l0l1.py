@@ -2,7 +2,7 @@ r"""(L0, L1)-smoothness claims of Compagnoni, Islamov, Orvieto & Gorbunov, *On t
 of Noise, Compression Role, and Adaptivity under (L0, L1)-Smoothness: An SDE-based Approach*,
 arXiv 2506.00181 (2025; v2 2026 with Proske & Lucchi) — issue 4, part B2.
 
-Provenance, honestly (``/work/shared/theory/sde_papers.md`` §0, §3):
+Provenance, honestly (``docs/theory/sde_papers.md`` §0, §3):
 
 * *read* (``paper-abstract``): D(C)SGD with a pre-scheduled decaying learning rate fails to
   converge unless the schedule depends inversely on the gradient norm; normalizing the
@@ -28,30 +28,30 @@ initial point.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import sympy as sp
 import torch
 
+from derivations._common import COMPAGNONI2025_L0L1, one_thread
 from theorykit.check import stats
 from theorykit.check.claim import RunContext, Source, Status, Verdict
 from theorykit.check.mutants import factor_mutants, mutant
 from theorykit.check.registry import claim
 
-PAPER = "Compagnoni, Islamov, Orvieto & Gorbunov, arXiv 2506.00181 (2025)"
+PAPER = COMPAGNONI2025_L0L1
 PREFIX = "l0l1"
 TAGS = ("l0l1", "compagnoni2025_l0l1", "sde", "issue4")
 
 SRC_PROBLEMS = Source(
-    PAPER, "(L0,L1)-smooth test functions (x^4, cosh), sde_papers.md §3.1", "derived",
+    PAPER, "(L0,L1)-smooth test functions (x^4, cosh), docs/theory/sde_papers.md §3.1", "derived",
     note="(L0,L1)-smoothness: Zhang, He, Sra & Jadbabaie, ICLR 2020, Def. 1 (recalled); "
          "the constants are derived by theorykit.rules.l0l1.check_l0l1 / smallest_l0")
 SRC_DESCENT = Source(
-    PAPER, "Itô descent inequality for D(C)SGD with schedule, sde_papers.md §3.3", "derived",
+    PAPER, "Itô descent inequality for D(C)SGD with schedule, docs/theory/sde_papers.md §3.3",
+    "derived",
     note="the paper bounds D(C)SGD under (L0,L1)-smoothness and flexible noise (abstract, "
          "read); the inequality and its cubic term are derived by "
          "theorykit.rules.l0l1.descent_inequality from the DCSGD SDE (recalled)")
@@ -79,14 +79,6 @@ THETA = 0.5  # the fraction of the descent the cap keeps
 ROUND = 1e-9  # relative float64 rounding allowance of the deterministic checks
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 def _ok(b: bool) -> Status:
@@ -355,7 +347,7 @@ def _dynkin_runs(ctx: RunContext, R: int) -> dict[int, Any]:
 
     sde, prob = _dcsgd_sde(False)
     out = {}
-    with _one_thread():
+    with one_thread():
         for j, steps in enumerate(DYNKIN_STEPS):
             out[steps] = dynkin_check(
                 sde, prob, {}, eta=ETA, schedule=PolynomialDecay(DECAY), x0=DYNKIN_X0,
@@ -470,7 +462,7 @@ def _cap_runs(c0: float, c1: float, R: int, seed: int) -> dict[int, Any]:
                  n_workers=N_WORKERS, batch=1)
     sched = GradientNormalized(Constant(), c0=c0, c1=c1)
     out = {}
-    with _one_thread():
+    with one_thread():
         for j, steps in enumerate(CAP_STEPS):
             try:
                 out[steps] = dynkin_check(sde, prob, {}, eta=ETA, schedule=sched, x0=CAP_X0,
@@ -607,7 +599,7 @@ def _simulate_one(method: Any, sched: Any, side: str, R: int, K: int, seed: int)
         step = sde_step(sde, prob, {}, ETA, sched, ETA / 2)
         steps = 2 * K
     at = np.unique(np.round(np.geomspace(1, steps, 60)).astype(int))
-    with _one_thread():
+    with one_thread():
         return guarded_run(step, prob, X0_LARGE, steps=steps, replicas=R, seed=seed,
                            threshold=thr, record_at=at)
 

@@ -2,7 +2,7 @@ r"""Noise-resilience, heavy-tail, stability and bound claims of Compagnoni, Isla
 & Lucchi, *Unbiased and Sign Compression in Distributed Learning: Comparing Noise Resilience
 via SDEs*, AISTATS 2025 (PMLR 258:4087–4095, arXiv 2502.17009) — issue 4, part B1.
 
-Provenance, honestly (``/work/shared/theory/sde_papers.md`` §0, §2.3):
+Provenance, honestly (``docs/theory/sde_papers.md`` §0, §2.3):
 
 * qualitative statements — DCSGD's loss floor grows with the noise (and the compression)
   while DSignSGD is resilient to heavy-tailed noise; both enjoy a linear speedup in N — are
@@ -41,40 +41,40 @@ import numpy as np
 import sympy as sp
 import torch
 
-# one intra-op thread for the small batched tensors (shared helper of the issue-3 claims)
-from derivations.compagnoni2025_unbiased_sign import _one_thread
+from derivations._common import COMPAGNONI2025, one_thread
 from theorykit.check import stats
 from theorykit.check.claim import RunContext, Source, Status, Verdict, joint_status
 from theorykit.check.mutants import THEORY as THEORY_PLAIN
 from theorykit.check.mutants import Mutant, factor_mutants, mutant
 from theorykit.check.registry import claim
+from theorykit.symbols import N_WORKERS
 
-PAPER = "Compagnoni, Islamov, Proske & Lucchi, AISTATS 2025 (arXiv 2502.17009)"
+PAPER = COMPAGNONI2025
 PREFIX = "resilience"
 TAGS = ("compagnoni2025_resilience", "sde", "issue4")
 NUS = (1, 2, 3, 8, 64)
 
 SRC_RESIL = Source(
     PAPER, "abstract: DCSGD's floor grows with the noise, DSignSGD is resilient; "
-    "slopes derived (sde_papers.md §2.3(d))", "paper-abstract",
+    "slopes derived (docs/theory/sde_papers.md §2.3(d))", "paper-abstract",
     note="qualitative statement read in the abstract; the exact exponents 2 (DCSGD) and 1 "
          "(DSignSGD, Phase 3) are derived by theorykit.rules.stationary")
 SRC_SPEEDUP = Source(
     PAPER, "abstract: linear speedup in the number of workers; floor ∝ 1/N derived "
-    "(sde_papers.md §2.3(d))", "paper-abstract",
+    "(docs/theory/sde_papers.md §2.3(d))", "paper-abstract",
     note="exact N-dependence derived by theorykit.rules.stationary")
 SRC_TAILS = Source(
     PAPER, "abstract + heavy-tail experiment (Student-t, nu in {1,2,3,8,64}); factors "
-    "nu/(nu-2) and 1/(2 f_nu(0)) derived (sde_papers.md §2.3(d))", "paper-abstract",
+    "nu/(nu-2) and 1/(2 f_nu(0)) derived (docs/theory/sde_papers.md §2.3(d))", "paper-abstract",
     note="the factors are derived by theorykit.rules.bounds with sympy.stats")
 SRC_CAP = Source(
-    PAPER, "DCSGD stability cap eta < 2N/(L omega) (sde_papers.md §2.3(a), recalled as the "
-    "bound's condition); discrete cap derived", "derived",
+    PAPER, "DCSGD stability cap eta < 2N/(L omega) (docs/theory/sde_papers.md §2.3(a), recalled "
+    "as the bound's condition); discrete cap derived", "derived",
     note="both caps derived by theorykit.rules.bounds.stability_caps from the exact "
          "second-moment dynamics")
 SRC_BOUND = Source(
-    PAPER, "DCSGD convergence bound under L-smoothness and PL (sde_papers.md §2.3(a): the "
-    "paper has a bound of this type, recalled)", "derived",
+    PAPER, "DCSGD convergence bound under L-smoothness and PL (docs/theory/sde_papers.md "
+    "§2.3(a): the paper has a bound of this type, recalled)", "derived",
     note="form derived by theorykit.rules.bounds.dcsgd_pl_bound (Itô + PL + Grönwall)")
 
 
@@ -163,7 +163,7 @@ def _sweep_theory(method_key: str, which: str) -> dict[str, Any]:
     H = prob.hessian()
     eta, B = cfg["eta"], cfg["B"]
     sig_s = sp.Symbol("sigma", positive=True)
-    N_s = sp.Symbol("N", integer=True, positive=True)
+    N_s = N_WORKERS
     nz_sym = Gaussian(sigma="sigma")
     n_arg: Any = "N" if which == "N" else cfg["N"]
     sde = derive(cfg["method"], None, nz_sym, prob, n_workers=n_arg, batch=B)
@@ -323,7 +323,7 @@ def _sweep_mutants(method_key: str, which: str) -> tuple[Mutant, ...]:
 for _mk in ("dcsgd", "dsignsgd"):
     for _w in ("sigma", "N"):
         def _run_sweep(ctx: RunContext, _mk: str = _mk, _w: str = _w) -> Verdict:
-            with _one_thread():
+            with one_thread():
                 return _sweep(_mk, _w, ctx)
 
         _t = "DCSGD" if _mk == "dcsgd" else "DSignSGD"
@@ -399,7 +399,7 @@ def dcsgd_tail_factor(ctx: RunContext) -> Verdict:
     if the floor's tail factor is not ν/(ν−2) (mutants: factor 1; DSignSGD's factor). ν = 3
     is shown, not judged: there f has infinite variance (tail index ν/2 = 1.5) and its SE is
     no error bar."""
-    with _one_thread():
+    with one_thread():
         from theorykit.noise import Gaussian, StudentT
         from theorykit.problems import Quadratic
 
@@ -508,7 +508,7 @@ def dcsgd_tail_infinite(ctx: RunContext) -> Verdict:
     finite; ν = 64 is the finite-mean contrast (the same increment within 3 SE of 0).
     Fails if a finite-mean ν keeps growing or an infinite-mean ν levels off (mutants: the
     finiteness threshold moved to ν > 1, ν > 0, ν > 64)."""
-    with _one_thread():
+    with one_thread():
         from theorykit.rules.bounds import dcsgd_variance_factor
 
         R = ctx.pick(2**16, 2**18)
@@ -618,7 +618,7 @@ def dsignsgd_tail_factor(ctx: RunContext) -> Verdict:
     linearised discrete floors (O(η)) and the Phase-3 linearisation error bound, both
     evaluated under the theory being tested. Fails if the tail enters otherwise (mutants:
     DCSGD's variance factor; factor 1; f_ν(0) off by 2 in the drift slope)."""
-    with _one_thread():
+    with one_thread():
         from theorykit.noise import Gaussian, StudentT
         from theorykit.problems import Quadratic
         from theorykit.rules.bounds import student_t_density_at_zero
@@ -748,7 +748,7 @@ def dcsgd_stability(ctx: RunContext) -> Verdict:
     caps, so a cap off by 2 (either way) or the SDE cap taken for the algorithm puts a run on
     the wrong side and is contradicted (the mutants); a run whose growth is significantly on
     the wrong side of 1 is contradicted however noisy its SE is relative to the prediction."""
-    with _one_thread():
+    with one_thread():
         from theorykit.compressors.registry import make
         from theorykit.methods import DCSGD
         from theorykit.noise import Gaussian
@@ -982,7 +982,7 @@ def dcsgd_pl_bound_claim(ctx: RunContext) -> Verdict:
 
     The three judgements share the family level 0.27 % (Bonferroni over checkpoints and
     sides within each, level/3 each)."""
-    with _one_thread():
+    with one_thread():
         from theorykit.check.bound_check import ALPHA, judge_bound, trajectory_from
         from theorykit.rules.bounds import dcsgd_pl_bound
 
@@ -1079,7 +1079,7 @@ def dcsgd_nonconvex_claim(ctx: RunContext) -> Verdict:
     tr(∇²f Σ) <= L tr Σ (an O(η) term), so the measured average sits a few % under the
     bound: a bound halved, the Δ_0/T term dropped or the compression forgotten (the
     mutants) is violated."""
-    with _one_thread():
+    with one_thread():
         from theorykit.rules.bounds import dcsgd_nonconvex_bound
 
         bnd = ctx.memo(("nc-bound",), dcsgd_nonconvex_bound)

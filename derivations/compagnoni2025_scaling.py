@@ -2,7 +2,7 @@ r"""Scaling-rule claims of Compagnoni, Islamov, Proske & Lucchi, *Unbiased and S
 Compression in Distributed Learning: Comparing Noise Resilience via SDEs*, AISTATS 2025
 (PMLR 258:4087–4095, arXiv 2502.17009) — issue 4, part A; mutants: issue 10.
 
-Provenance, honestly (``/work/shared/theory/sde_papers.md`` §0, §2.3(e)):
+Provenance, honestly (``docs/theory/sde_papers.md`` §0, §2.3(e)):
 
 * that the SDEs yield *scaling rules for hyperparameter tuning* is in the paper's abstract
   (*read*, ``paper-abstract``);
@@ -11,7 +11,7 @@ Provenance, honestly (``/work/shared/theory/sde_papers.md`` §0, §2.3(e)):
   ω' = ω (the DSGD linear rule breaks the compression term); DSignSGD κ = α√δ in Phase 3;
 * the DSignSGD condition is the paper's as recalled from its poster ("for DSignSGD it is
   enough to ensure that ... to preserve the performance", ``paper-recalled``), the elided
-  condition read as κ = α√δ (digest [R/D]).
+  condition read as κ = α√δ (docs/theory/sde_papers.md §2.3(e), paper-recalled and re-derived).
 
 What is measured (one implementation, :mod:`theorykit.check.rule_check`, shared with
 ``theorykit check rule``). Each rule claim runs the base configuration (η, N, B) and the
@@ -43,17 +43,16 @@ seconds on one core; ``--full`` uses 40 000 replicas.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import sympy as sp
-import torch
 
+from derivations._common import COMPAGNONI2025, one_thread
 from theorykit.check import stats
 from theorykit.check.claim import RunContext, Source, Status, Verdict
 from theorykit.check.mutants import Mutant, factor_mutants, mutant
@@ -66,31 +65,22 @@ from theorykit.check.rule_check import (
     moment_model,
 )
 
-PAPER = "Compagnoni, Islamov, Proske & Lucchi, AISTATS 2025 (arXiv 2502.17009)"
+PAPER = COMPAGNONI2025
 PREFIX = "scaling"
 
 SRC_DERIVED = Source(
     PAPER, "scaling rules (abstract); forms derived from the SDEs", "derived",
     note="existence: paper abstract, 'new scaling rules for hyperparameter tuning' (read); "
          "the exact forms are derived by theorykit.rules.scaling from the SDEs (Theorem 1, "
-         "recalled); sde_papers.md §2.3(e)")
+         "recalled); docs/theory/sde_papers.md §2.3(e)")
 SRC_SIGN = Source(
     PAPER, "DSignSGD scaling rule (poster)", "paper-recalled",
     note="poster: 'For DSignSGD it is enough to ensure that ... to preserve the performance', "
-         "the elided condition read as kappa = alpha*sqrt(delta) (sde_papers.md §2.3(e), "
-         "R/D); re-derived by theorykit.rules.scaling in the Phase-3 linearisation")
+         "the elided condition read as kappa = alpha*sqrt(delta) "
+         "(docs/theory/sde_papers.md §2.3(e), R/D); re-derived by theorykit.rules.scaling in the "
+         "Phase-3 linearisation")
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Small batched tensors run fastest on one intra-op thread (and leave the other core to
-    the other claims); the previous setting is restored."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 # ====================================================================== scenarios
@@ -243,7 +233,7 @@ MUTANTS["dsignsgd_t3"] = MUTANTS["dsignsgd_gaussian"]
 
 def _register(key: str) -> None:
     def run(ctx: RunContext) -> Verdict:
-        with _one_thread():
+        with one_thread():
             return scaling_run(key, ctx)
 
     muts = MUTANTS[key]
@@ -433,5 +423,5 @@ def dcsgd_from_dsgd_claim(ctx: RunContext) -> Verdict:
     How it can fail: a preserved quantity differs beyond both runs' own discretisation
     allowances, or a broken one does not. Mutants: each rule's kappa x2 and x1/2, omega'
     -> 0, omega' in place of 1 + omega'."""
-    with _one_thread():
+    with one_thread():
         return nearest_run(ctx)

@@ -4,7 +4,7 @@ Compression in Distributed Learning: Comparing Noise Resilience via SDEs*, AISTA
 
 Each claim re-derives a stated or recalled formula with :func:`theorykit.sde.derive` and checks
 it symbolically (``sympy.simplify(a - b) == 0``) and numerically. Provenance follows
-``/work/shared/theory/sde_papers.md``: the SDE forms are the paper's as *recalled*
+``docs/theory/sde_papers.md``: the SDE forms are the paper's as *recalled*
 (``paper-recalled``, the PDF was not retrieved); the trace identity, the bounded sign
 diffusion and the Phase-3 slopes are *derived* there and here. The simulation checks of the
 same SDEs are in :mod:`derivations.compagnoni2025_unbiased_sign`. All claims here together run
@@ -27,11 +27,13 @@ import time
 import numpy as np
 import sympy as sp
 
+from derivations._common import COMPAGNONI2025
 from theorykit.check.claim import RunContext, Source, Status, Verdict
 from theorykit.check.mutants import mutant
 from theorykit.check.registry import claim
+from theorykit.symbols import NU
 
-PAPER = "Compagnoni, Islamov, Proske & Lucchi, AISTATS 2025 (arXiv 2502.17009)"
+PAPER = COMPAGNONI2025
 PREFIX = "compagnoni2025.sde_symbolic"
 TAGS = ("sde", "symbolic", "issue3")
 
@@ -46,7 +48,8 @@ def _verdict(cid: str, ok: bool, predicted: str, measured: str, tolerance: str,
 
 @claim(f"{PREFIX}.dcsgd_trace",
        "DCSGD diffusion trace: tr Σ_DCSGD = (1/N) Σ_i [ω_i ||∇f||² + (1+ω_i) tr Σ_i/B]",
-       Source(PAPER, "Theorem 1 (DCSGD SDE); trace form of sde_papers.md §2.2", "derived",
+       Source(PAPER, "Theorem 1 (DCSGD SDE); trace form of docs/theory/sde_papers.md §2.2",
+              "derived",
               note="exact for compressors that attain their variance bound"),
        tags=TAGS,
        mutants=(mutant("noise_amplification_dropped", "batch noise not amplified by "
@@ -114,7 +117,8 @@ def _sign_noise(key: str, scales: list[float], gaussian: bool = False):
 @claim(f"{PREFIX}.sign_diffusion_bounded",
        "DSignSGD diffusion (1/N²)Σ_i diag(1 - m_i²) is the covariance of the real sign step "
        "under heavy tails, bounded by (η/N) I",
-       Source(PAPER, "DSignSGD SDE; 'key structural fact' of sde_papers.md §2.2", "derived",
+       Source(PAPER, "DSignSGD SDE; 'key structural fact' of docs/theory/sde_papers.md §2.2",
+              "derived",
               note="re-scoped: the bound 0 <= Σ_S,jj <= 1/N is arithmetic and is a unit test "
                    "(tests/test_claims_sde.py); here the derived Σ_S is measured"),
        tags=TAGS,
@@ -125,15 +129,15 @@ def _sign_noise(key: str, scales: list[float], gaussian: bool = False):
                 mutant("tail_gaussian", "sign mean m_i taken from Gaussian noise of the same "
                        "scales (the heavy tail ignored)", tail="gaussian")))
 def sign_diffusion_bounded(ctx: RunContext) -> Verdict:
-    """The diffusion of the DSignSGD SDE, Σ_S = (1/N²) Σ_i diag(1 - m_ij²) (sde_papers.md
-    §2.2, derived), equals the Monte Carlo covariance of the real DSignSGD direction
-    (1/N) Σ_i sign(∇f + Z_i) for heavy-tailed noise -- Cauchy (Student-t ν=1), Student-t
-    ν=2 (infinite variance) and symmetric Pareto α=1.5 -- with heterogeneous worker scales
-    (0.1, 1, 10) and a gradient spanning Phase 3 (|∂f| << s) to Phase 1 (|∂f| >> s); every
-    entry within a Bonferroni z·SE (S samples, SE from the sample variance of the centred
-    products). The measured diagonal is also reported against the bound 1/N (the
-    *structural fact*: whatever the noise, the sign diffusion is at most η/N). Fails for a
-    wrong m (Gaussian instead of the tail law), a dropped m² term or a dropped 1/N."""
+    """The diffusion of the DSignSGD SDE, Σ_S = (1/N²) Σ_i diag(1 - m_ij²)
+    (docs/theory/sde_papers.md §2.2, derived), equals the Monte Carlo covariance of the real
+    DSignSGD direction (1/N) Σ_i sign(∇f + Z_i) for heavy-tailed noise -- Cauchy (Student-t ν=1),
+    Student-t ν=2 (infinite variance) and symmetric Pareto α=1.5 -- with heterogeneous worker scales
+    (0.1, 1, 10) and a gradient spanning Phase 3 (|∂f| << s) to Phase 1 (|∂f| >> s); every entry
+    within a Bonferroni z·SE (S samples, SE from the sample variance of the centred products). The
+    measured diagonal is also reported against the bound 1/N (the *structural fact*: whatever the
+    noise, the sign diffusion is at most η/N). Fails for a wrong m (Gaussian instead of the tail
+    law), a dropped m² term or a dropped 1/N."""
     import torch
 
     from theorykit.methods import DSignSGD
@@ -218,7 +222,8 @@ class _Identity1:
 @claim(f"{PREFIX}.phase3_slopes",
        "Phase 3 of DSignSGD: the drift is linear near ∇f = 0 with slope sqrt(2B/π)/σ_H "
        "(Gaussian) and 2 f_ν(0) √B / s_H (Student-t)",
-       Source(PAPER, "three phases of (D)SignSGD, sde_papers.md §2.2 (from arXiv 2411.15958)",
+       Source(PAPER, "three phases of (D)SignSGD, docs/theory/sde_papers.md §2.2 "
+              "(from arXiv 2411.15958)",
               "paper-recalled", note="slopes re-derived by series expansion of the drift"),
        tags=TAGS,
        mutants=(mutant("gaussian_slope_1", "Gaussian slope sqrt(2B/π) replaced by sqrt(B)",
@@ -244,7 +249,7 @@ def phase3_slopes(ctx: RunContext) -> Verdict:
     gslope = (sp.Integer(1) if th.choice("gaussian_slope", "") == "1"
               else sp.sqrt(2 / sp.pi))
     cases = [("gaussian", Gaussian(list(s)), gslope * sp.sqrt(B_SYMBOL) * hmean_inv)]
-    for nu in (sp.Integer(1), sp.Integer(3), sp.Integer(8), sp.Symbol("nu", positive=True)):
+    for nu in (sp.Integer(1), sp.Integer(3), sp.Integer(8), NU):
         f0 = sp.gamma((nu + 1) / 2) / (sp.sqrt(nu * sp.pi) * sp.gamma(nu / 2))
         two_f0 = gslope if th.choice("tail", "") == "gaussian" else 2 * f0
         cases.append((f"student-t nu={nu}", StudentT(nu, list(s)),
@@ -263,7 +268,7 @@ def phase3_slopes(ctx: RunContext) -> Verdict:
         # numeric cross-check at a random point (a symbolic difference that fails to
         # simplify to 0 is not taken as a contradiction by itself)
         pt = {**dict(zip(s, (0.7, 1.9, 3.1), strict=True)), B_SYMBOL: 3,
-              sp.Symbol("nu", positive=True): 2.5}
+              NU: 2.5}
         num = abs(complex(sp.N((c1 - slope).xreplace(pt))))
         rows.append({"noise": label, "slope": sp.sstr(sp.simplify(slope)),
                      "difference": sp.sstr(d1), "numeric_difference": num,

@@ -2,7 +2,7 @@
 Distributed Learning: Comparing Noise Resilience via SDEs*, AISTATS 2025 (PMLR 258:4087–4095,
 arXiv 2502.17009) — issue 3, numeric side.
 
-Provenance, honestly (``/work/shared/theory/sde_papers.md`` §0–2):
+Provenance, honestly (``docs/theory/sde_papers.md`` §0–2):
 
 * the SDEs of DSGD, DCSGD (Theorem 1) and DSignSGD, and their status as order-1 weak
   approximations, are the paper's as *recalled* (the PDF was not retrieved) —
@@ -31,21 +31,20 @@ come from the method's own moment recursion.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import sympy as sp
 import torch
 
+from derivations._common import COMPAGNONI2025, one_thread
 from theorykit.check import stats
 from theorykit.check.claim import RunContext, Source, Status, Verdict, joint_status
 from theorykit.check.mutants import Mutant, factor_mutants, mutant
 from theorykit.check.registry import claim
 
-PAPER = "Compagnoni, Islamov, Proske & Lucchi, AISTATS 2025 (arXiv 2502.17009)"
+PAPER = COMPAGNONI2025
 PREFIX = "compagnoni2025"
 PRE_ASYMPTOTIC = 0.1
 """Declared allowance on a measured log-log slope: the order is the eta -> 0 limit and over
@@ -59,24 +58,14 @@ SRC_WEAK = Source(
     "approximation (Li, Tai & E 2017/2019)", "paper-recalled",
     note="drift/diffusion re-derived by theorykit.sde.derive from the one-step moments")
 SRC_STAT = Source(
-    PAPER, "stationary loss on quadratics, sde_papers.md §2.3(b)/(c)", "derived",
+    PAPER, "stationary loss on quadratics, docs/theory/sde_papers.md §2.3(b)/(c)", "derived",
     note="theorykit.rules.stationary: Lyapunov equation of the derived SDE and the exact "
          "moment recursion of the discrete method; the SDEs themselves are recalled")
 SRC_COV = Source(
-    PAPER, "Theorem 1: Σ_DCSGD = (1/N) Σ_i E[ξ_{C,i} ξ_{C,i}^T], sde_papers.md §2.2",
+    PAPER, "Theorem 1: Σ_DCSGD = (1/N) Σ_i E[ξ_{C,i} ξ_{C,i}^T], docs/theory/sde_papers.md §2.2",
     "derived", note="the derived diffusion is Cov[D] of one real compressed step")
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Small batched tensors run fastest on one intra-op thread (and do not fight other
-    processes for the 2 cores); the previous setting is restored."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 # ====================================================================== (a) weak order 1
@@ -298,7 +287,7 @@ def _register_weak(method_key: str, setup_key: str) -> None:
     title = WEAK_TITLES[method_key]
 
     def run(ctx: RunContext) -> Verdict:
-        with _one_thread():
+        with one_thread():
             return weak_order_run(method_key, setup_key, ctx)
 
     run.__doc__ = (
@@ -408,7 +397,8 @@ STAT_DCSGD_MUTANTS = (
 
 
 def _dcsgd_stationary(ctx: RunContext) -> Verdict:
-    """DCSGD stationary expected loss on a diagonal quadratic (sde_papers.md §2.3(b))."""
+    """DCSGD stationary expected loss on a diagonal quadratic
+    (docs/theory/sde_papers.md §2.3(b))."""
     from theorykit.compressors.registry import make
     from theorykit.methods import DCSGD
     from theorykit.noise import Gaussian
@@ -510,7 +500,7 @@ def _dcsgd_stationary(ctx: RunContext) -> Verdict:
        tags=("sde", "stationary", "issue3"), mutants=STAT_DCSGD_MUTANTS)
 def dcsgd_stationary(ctx: RunContext) -> Verdict:
     """DCSGD with heterogeneous Bernoulli compressors (omega = 1, 3, 0, 1) on a diagonal
-    quadratic (sde_papers.md §2.3(b)). Measured: the real DCSGD's stationary E f (tail
+    quadratic (docs/theory/sde_papers.md §2.3(b)). Measured: the real DCSGD's stationary E f (tail
     average, x0 = x*) at η = 0.2, 0.1, 0.05. Checks (z Bonferroni over 5): (1) at each η it
     equals the exact discrete closed form Σ_j η S_j / (2NB(2 - η λ_j (1 + ω̄/N))) (moment
     recursion of the method itself, no SDE); (2) the Euler-Maruyama simulation of the SDE
@@ -520,7 +510,7 @@ def dcsgd_stationary(ctx: RunContext) -> Verdict:
     gap 1 - F_SDE/F_real is O(η) and its Lagrange extrapolation over the three η is 0
     within z·SE. A diffusion off by a constant c (x2, x1/2, the compression term dropped or
     doubled, the 1/N dropped) gives 1 - c there and is contradicted."""
-    with _one_thread():
+    with one_thread():
         return _dcsgd_stationary(ctx)
 
 
@@ -571,7 +561,8 @@ def _sign_mutants(noise_key: str) -> tuple[Mutant, ...]:
 
 
 def _dsignsgd_stationary(noise_key: str, ctx: RunContext) -> Verdict:
-    """DSignSGD stationary expected loss, Phase-3 linearization (sde_papers.md §2.3(c))."""
+    """DSignSGD stationary expected loss, Phase-3 linearization
+    (docs/theory/sde_papers.md §2.3(c))."""
     from theorykit.methods import DSignSGD
     from theorykit.noise import Gaussian, StudentT
     from theorykit.problems import Quadratic
@@ -657,12 +648,12 @@ for _nk in ("gaussian", "student_t_nu3", "student_t_nu1"):
               "student_t_nu1": "Cauchy (Student-t ν=1)"}[_nk]
 
     def _run_sign(ctx: RunContext, _nk: str = _nk) -> Verdict:
-        with _one_thread():
+        with one_thread():
             return _dsignsgd_stationary(_nk, ctx)
 
     _run_sign.__doc__ = (
         f"DSignSGD stationary loss on a quadratic under {_title} noise "
-        "(sde_papers.md §2.3(c)): the Phase-3 closed form Σ_j η σ_{H,j}√π/(4N√(2B)) "
+        "(docs/theory/sde_papers.md §2.3(c)): the Phase-3 closed form Σ_j η σ_{H,j}√π/(4N√(2B)) "
         "(Gaussian) / Σ_j η s_{H,j}/(8N f_ν(0)√B) (Student-t), derived here from the SDE "
         "(linearized at x*), is the η -> 0 limit of the real DSignSGD's stationary E f. "
         "Measured at η = 0.02 and 0.01 (x0 = x*, tail averages); both the discretization "
@@ -817,7 +808,7 @@ def _covariance_run(key: str, ctx: RunContext) -> Verdict:
 
 for _ck in COV_SETUPS:
     def _run_cov(ctx: RunContext, _ck: str = _ck) -> Verdict:
-        with _one_thread():
+        with one_thread():
             return _covariance_run(_ck, ctx)
 
     _run_cov.__doc__ = (

@@ -1,5 +1,5 @@
 r"""Claims of the Yan, Li, Song et al. quantization papers (digest
-``/work/shared/theory/compression_papers.md`` §2):
+``docs/theory/compression_papers.md`` §2):
 
 * (a) TNQSGD, arXiv 2402.01160: Laplace gradients, closed-form threshold and level
   density, :math:`E_{TQ} = 27 d\gamma^2/(N(s + 3\sqrt6/2)^2)` -- the constant is *read* on
@@ -38,7 +38,6 @@ truncation part's mean from the formula. Which estimator was used is in the deta
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -48,6 +47,7 @@ import numpy as np
 import sympy as sp
 import torch
 
+from derivations._common import one_thread
 from theorykit.check import stats
 from theorykit.check.claim import RunContext, Source, Status, Verdict, joint_status
 from theorykit.check.mutants import factor_mutants, mutant
@@ -72,20 +72,6 @@ E_PUB_NUM = 27.0
 E_PUB_OFFSET = 3 * math.sqrt(6) / 2
 
 
-def _single_thread(fn: Any) -> Any:
-    """Run a claim with one torch thread (restored afterwards): its tensors are small, and
-    on a shared 2-core machine intra-op threads made the training claims ~15x slower."""
-
-    @functools.wraps(fn)
-    def wrapped(ctx: RunContext) -> Verdict:
-        n = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(ctx)
-        finally:
-            torch.set_num_threads(n)
-
-    return wrapped
 
 
 def _q() -> Any:
@@ -168,7 +154,7 @@ def _minimise_bound(s: int, cq: float, bias_factor: float, kappa: float
                kappa=0.5),
     ),
 )
-@_single_thread
+@one_thread()
 def laplace_closed_form(ctx: RunContext) -> Verdict:
     """Measured: the minimum of the error model over α, by numerical quadrature of the
     Laplace density and bounded scalar minimisation (independent of the SymPy closed
@@ -336,7 +322,7 @@ def _codec_optimum_explanation(sw: dict[str, Any], z: float) -> str:
                " c_Q/4)", cq=0.25),
     ),
 )
-@_single_thread
+@one_thread()
 def laplace_argmin(ctx: RunContext) -> Verdict:
     """Measured: the argmin of the TNQSGD bound evaluated by numerical quadrature of the
     Laplace density (bounded Brent, xatol 1e-11; no closed form involved). Predicted: the
@@ -440,7 +426,7 @@ _ARGMIN_TOL = ("|MC argmin - {label}| <= z·SE + |cubic-fit bias| for every s, z
         mutant("variance_x1_2", "rounding variance x1/2 (equivalently: bias x2)", var=0.5),
     ),
 )
-@_single_thread
+@one_thread()
 def laplace_argmin_exact(ctx: RunContext) -> Verdict:
     """Measured: the argmin of a cubic fit to the real codec's MC MSE over 11 thresholds
     (common random numbers). Predicted: the minimiser of the exact MSE formula with the
@@ -488,7 +474,7 @@ def laplace_argmin_exact(ctx: RunContext) -> Verdict:
                "[0, α] (c_Q/4)", cq=0.25),
     ),
 )
-@_single_thread
+@one_thread()
 def laplace_codec_optimum(ctx: RunContext) -> Verdict:
     """Same sweep as ``tnqsgd-laplace-argmin-exact``; the prediction is the bound's argmin
     α* (with the mutant's constants). Contradicted means: the codec's optimal threshold
@@ -538,7 +524,7 @@ def laplace_codec_optimum(ctx: RunContext) -> Verdict:
              mutant("bound_no_bias", "E* without its truncation term (quantization part "
                     "only)", drop_bias=True)),
 )
-@_single_thread
+@one_thread()
 def laplace_bound(ctx: RunContext) -> Verdict:
     """Measured: the MC MSE m of the real codec at α* with the λ*-levels (plain mean;
     Laplace has a finite fourth moment), n draws per s. Predicted: E* (with the mutant's
@@ -650,7 +636,7 @@ _MSE_MUTANTS = (
     r"levels this is $\le$ the $c_Q = 1/4$ formula.",
     mutants=_MSE_MUTANTS,
 )
-@_single_thread
+@one_thread()
 def codec_mse_claim(ctx: RunContext) -> Verdict:
     """Measured: the MC MSE of the real codec per (density, scheme, s) case (control
     variate where the fourth moment is infinite). Predicted: B(α) + V(α) (truncation bias
@@ -754,7 +740,7 @@ def _ordering(diff: stats.Estimate, z: float) -> str:
              mutant("no_gain", "non-uniform levels bring no gain over uniform ones at the "
                     "optimum (MSE_TNQ = MSE_TUQ)", no_gain=True)),
 )
-@_single_thread
+@one_thread()
 def heavy_tail_mse(ctx: RunContext) -> Verdict:
     """Paired MC differences on the same draws (control variate for the truncation part).
     Source part (one-sided): TNQ significantly lower than QSGD and NQSGD, and than TUQ.
@@ -1025,7 +1011,7 @@ def _sgd_verdict(cid: str, ctx: RunContext, others: tuple[str, ...], against: st
     r"coordinate plus a 32-bit norm).",
     mutants=_SGD_MUTANTS,
 )
-@_single_thread
+@one_thread()
 def heavy_tail_sgd(ctx: RunContext) -> Verdict:
     """Paired replicas (the same noise for every compressor), Bonferroni z over the
     (b, baseline) comparisons. Holds when TNQ's final loss is significantly lower than
@@ -1087,7 +1073,7 @@ def _tuq_explanation(runs: dict[str, Any], z: float) -> dict[str, Any]:
     r"$b \in \{2, 3\}$; controls: TNQ levels at TUQ's threshold and vice versa.",
     mutants=_SGD_MUTANTS,
 )
-@_single_thread
+@one_thread()
 def heavy_tail_sgd_tuq(ctx: RunContext) -> Verdict:
     """As heavy-tail-sgd against TUQ (same runs). Contradicted means the derived hypothesis
     fails (``against = "derived"``); the details give the equal-threshold control and an
@@ -1114,7 +1100,7 @@ def heavy_tail_sgd_tuq(ctx: RunContext) -> Verdict:
                "(w_t = 1: bits uniform in time)", decay=0.0),
     ),
 )
-@_single_thread
+@one_thread()
 def dqsgd_bits(ctx: RunContext) -> Verdict:
     """Fixed schedules s ∈ {1, 3, 7, 15, 31, 63} and DQ-SGD at two error targets on the same
     noise (paired). A fixed schedule 'reaches' DQ's error if its mean final loss exceeds
@@ -1206,7 +1192,7 @@ def dqsgd_bits(ctx: RunContext) -> Verdict:
                codec=0.0),
     ),
 )
-@_single_thread
+@one_thread()
 def private_mse(ctx: RunContext) -> Verdict:
     """Measured: the MC MSE of the mechanism (torch: clip, stochastic rounding,
     torch.binomial) on Gaussian and Laplace draws for several (s, m). Predicted: the
@@ -1282,7 +1268,7 @@ def private_mse(ctx: RunContext) -> Verdict:
                "accountant", accountant="gaussian"),
     ),
 )
-@_single_thread
+@one_thread()
 def private_epsilon(ctx: RunContext) -> Verdict:
     """Exact (deterministic) two-sided comparison over (m, k, d, δ) cases: the reported ε
     must be a valid upper bound (>= exact - 1e-7, the exact bisection's tolerance) and

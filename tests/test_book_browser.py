@@ -145,9 +145,9 @@ def test_page_as_a_reader_sees_it(name: str, server: str, browser) -> None:
         if u.scheme or href.startswith("mailto:"):
             continue
         target = page_path if not u.path else (page_path.parent / unquote(u.path)).resolve()
-        if not target.exists():
-            bad.append(href)
-        elif u.fragment and target.suffix == ".html" and unquote(u.fragment) not in _ids(target):
+        missing_anchor = (u.fragment and target.suffix == ".html"
+                          and unquote(u.fragment) not in _ids(target))
+        if not target.exists() or missing_anchor:
             bad.append(href)
     assert not bad, f"{name}: internal links that do not resolve: {bad[:5]}"
 

@@ -1,6 +1,6 @@
 """Tests of theorykit.rules.bounds: the derived DCSGD / DSignSGD bounds, heavy-tail factors
 and stability caps, checked symbolically (simplify(a - b) == 0 against the closed forms of
-sde_papers.md §2.3) and numerically (SciPy, finite differences, moment operators)."""
+docs/theory/sde_papers.md §2.3) and numerically (SciPy, finite differences, moment operators)."""
 
 from __future__ import annotations
 

@@ -32,14 +32,15 @@ def test_corrupt_file_is_ignored(tmp_path, monkeypatch):
 def test_quantization_closed_form_identical_from_disk(tmp_path, monkeypatch):
     """A closed form read back from disk equals the one derived in-process."""
     from theorykit.rules import quantization as q
+    from theorykit.rules.quantization import closed_form, symbolic
 
     monkeypatch.setenv("THEORYKIT_CACHE_DIR", str(tmp_path))
     d = q.density("laplace")
-    monkeypatch.setattr(q, "_CLOSED", {})
-    monkeypatch.setattr(q, "_PIECES", {})
+    monkeypatch.setattr(closed_form, "_CLOSED", {})
+    monkeypatch.setattr(symbolic, "_PIECES", {})
     first = q.optimize(d, 7, scheme="nonuniform")
-    monkeypatch.setattr(q, "_CLOSED", {})
-    monkeypatch.setattr(q, "_PIECES", {})
+    monkeypatch.setattr(closed_form, "_CLOSED", {})
+    monkeypatch.setattr(symbolic, "_PIECES", {})
     second = q.optimize(d, 7, scheme="nonuniform")
     assert first.alpha == second.alpha and first.predicted_error == second.predicted_error
     assert any((tmp_path / "quantization-closed-form").iterdir())

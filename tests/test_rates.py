@@ -1,5 +1,5 @@
 """CGD rates derived in SymPy (theorykit.rules.rates): symbolic identities against the
-closed forms of the digest (compression_papers.md §1.3, derived there independently),
+closed forms of the digest (docs/theory/compression_papers.md §1.3, derived there independently),
 numeric checks on real CGD runs, the identical-iterates observation, the counterexample,
 and bad input."""
 

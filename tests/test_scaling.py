@@ -230,7 +230,8 @@ def test_dsignsgd_phase3_rule_on_the_linearised_sde_and_wrong_rule_breaks_it():
 
 
 def test_dsignsgd_digest_grid_numbers():
-    """(N, B) = (1, 1) -> (4, 4), (8, 8): kappa = 8 and 8*sqrt(8) (sde_papers.md §2.3(e))."""
+    """(N, B) = (1, 1) -> (4, 4), (8, 8): kappa = 8 and 8*sqrt(8)
+    (docs/theory/sde_papers.md §2.3(e))."""
     p3 = rules_by_kind(derive_rules("dsignsgd"), "regime", "Phase 3")
     assert p3.kappa_value(alpha=4, delta=4) == pytest.approx(8.0)
     assert p3.kappa_value(alpha=8, delta=8) == pytest.approx(8 * math.sqrt(8))

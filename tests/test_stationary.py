@@ -1,6 +1,6 @@
 """Stationary moments (theorykit.rules.stationary): the SymPy derivations reproduce the closed
-forms of sde_papers.md §2.3(b)/(c) symbolically, and the numbers match simulations of the
-real methods (tail averages, n and seed stated, 3·SE)."""
+forms of docs/theory/sde_papers.md §2.3(b)/(c) symbolically, and the numbers match simulations
+of the real methods (tail averages, n and seed stated, 3·SE)."""
 
 from __future__ import annotations
 

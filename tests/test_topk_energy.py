@@ -1,5 +1,5 @@
 """Top-k energy curves (theorykit.rules.topk_energy): the derived closed forms against the
-digest's independently derived formulas (compression_papers.md §1.6), the marginal rule,
+digest's independently derived formulas (docs/theory/compression_papers.md §1.6), the marginal rule,
 Monte Carlo with the real top-k codec, bad input, and the real-model script's tiny mode."""
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Source: Compagnoni, Islamov, Proske & Lucchi, *Unbiased and Sign Compression in 
 Learning: Comparing Noise Resilience via SDEs*, AISTATS 2025 (arXiv 2502.17009). That DCSGD's
 noise floor grows with the noise and the compression while DSignSGD is resilient to heavy
 tails is stated in the abstract (*read*); that the paper has bounds of the forms below is
-*recalled* (sde_papers.md §2.3(a),(c) [R]); every expression here is *derived* by this
-module, step by step, from the derived SDE (nothing is typed in):
+*recalled* (docs/theory/sde_papers.md §2.3(a),(c) [paper-recalled]); every expression here
+is *derived* by this module, step by step, from the derived SDE (nothing is typed in):
 
 **DCSGD, L-smooth and μ-PL** (:func:`dcsgd_pl_bound`, :func:`dcsgd_nonconvex_bound`).
 The SDE :math:`dX = -\nabla f\,dt + \sqrt\eta\,\Sigma^{1/2} dW` (``derive("dcsgd", "omega",
@@ -63,7 +63,6 @@ converge (the pathwise Lyapunov exponent is smaller than the moment exponent).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -74,6 +73,12 @@ import sympy as sp
 from theorykit.check import stats as _stats
 from theorykit.check.claim import Verdict
 from theorykit.errors import AssumptionError, DerivationError, InputError
+from theorykit.rules._checks import finite_float
+from theorykit.symbols import DELTA_0 as DELTA0
+from theorykit.symbols import DIM, ETA, GRAD_SQ, MU, NU, OMEGA
+from theorykit.symbols import L_SMOOTH as L
+from theorykit.symbols import SIGMA_OMEGA2 as SIG2
+from theorykit.symbols import TIME as T
 
 __all__ = [
     "Bound",
@@ -94,19 +99,6 @@ __all__ = [
     "student_t_variance_factor",
 ]
 
-ETA = sp.Symbol("eta", positive=True)
-L = sp.Symbol("L", positive=True)
-MU = sp.Symbol("mu", positive=True)
-OMEGA = sp.Symbol("omega", nonnegative=True)
-SIG2 = sp.Symbol("sigma_omega2", positive=True)
-"""σ̄_ω² = (1/N) Σ_i (1 + ω_i) tr Σ_i (per-sample noise, compression-amplified)."""
-SIGMA_H = sp.Symbol("sigma_H", positive=True)
-"""Harmonic mean of the agents' noise scales (DSignSGD Phase 3)."""
-DIM = sp.Symbol("d", integer=True, positive=True)
-T = sp.Symbol("t", nonnegative=True)
-DELTA0 = sp.Symbol("Delta_0", nonnegative=True)
-"""Initial suboptimality f(X_0) - f*."""
-NU = sp.Symbol("nu", positive=True)
 
 
 # ============================================================================ Bound object
@@ -181,12 +173,7 @@ class Bound:
 def _check_values(values: Mapping[Any, Any]) -> None:
     by = {str(k): v for k, v in values.items()}
     for k, v in by.items():
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise InputError(f"value of {k} must be a number, got {v!r}") from None
-        if not math.isfinite(f):
-            raise InputError(f"value of {k} must be finite, got {v!r}")
+        finite_float(v, f"value of {k}")
     if "mu" in by and "L" in by and float(by["mu"]) > float(by["L"]):
         raise AssumptionError(f"mu = {by['mu']} > L = {by['L']}: an L-smooth function "
                               "cannot be mu-PL with mu > L")
@@ -217,7 +204,8 @@ def ito_generator(sde: Any, f: sp.Expr) -> sp.Expr:
     r"""Itô generator of ``sde`` on ``f(x)``: :math:`b\cdot\nabla f + \tfrac\eta2
     \operatorname{tr}(\nabla^2 f\,\Sigma)` (so :math:`\tfrac{d}{dt}E f(X_t) = E[\mathcal L
     f(X_t)]`). For an SDE derived for a generic gradient, the gradient symbols are replaced
-    by ∇f. Provenance: Itô's formula [standard]; used as in sde_papers.md §2.3(a) [derived]."""
+    by ∇f. Provenance: Itô's formula [standard]; used as in docs/theory/sde_papers.md §2.3(a)
+    [derived]."""
     x = list(sde.x)
     grad = sp.Matrix([sp.diff(f, xi) for xi in x])
     hess = sp.hessian(f, x)
@@ -245,7 +233,7 @@ def _dcsgd_descent() -> tuple[sp.Expr, sp.Expr, list[str]]:
     d = 2
     sde = derive("dcsgd", "omega", Gaussian(sigma="sigma"), d)
     g = list(sde.grad_symbols)
-    G = sp.Symbol("G", nonnegative=True)  # ||∇f||²
+    G = GRAD_SQ  # ||∇f||²
     drift_term = sp.simplify((sde.drift.T * sp.Matrix(g))[0])
     if sp.simplify(drift_term + sum(gi**2 for gi in g)) != 0:
         raise DerivationError("DCSGD drift is not -∇f (compression must be unbiased)")
@@ -287,7 +275,7 @@ def _B() -> sp.Symbol:
 
 
 SRC = ("Compagnoni, Islamov, Proske & Lucchi, AISTATS 2025 (bound of this type recalled, "
-       "sde_papers.md §2.3); form derived by theorykit.rules.bounds")
+       "docs/theory/sde_papers.md §2.3); form derived by theorykit.rules.bounds")
 
 
 def dcsgd_pl_bound() -> Bound:
@@ -297,7 +285,7 @@ def dcsgd_pl_bound() -> Bound:
               \frac{\eta L\bar\sigma_\omega^2}{4\mu N B c},\quad c = 1 - \frac{\eta L\omega}{2N}.
 
     Parts: ``rate`` 2μc, ``floor`` (t → ∞), ``cap`` 2N/(Lω) (η < cap), ``rate_factor`` c.
-    Sde_papers.md §2.3(a) [D]; paper has a bound of this type [recalled]."""
+    docs/theory/sde_papers.md §2.3(a) [derived]; paper has a bound of this type [paper-recalled]."""
     c, K, steps = _dcsgd_descent()
     rate = sp.factor(2 * MU * c)
     u = _gronwall(rate, K)
@@ -324,7 +312,7 @@ def dcsgd_nonconvex_bound() -> Bound:
     r"""DCSGD, L-smooth (non-convex), time-averaged squared gradient (SDE, derived):
     :math:`\frac1T\int_0^T E\|\nabla f(X_t)\|^2 dt \le \big(\Delta_0/T + \eta L
     \bar\sigma_\omega^2/(2NB)\big)/c` — integrate d/dt E f <= -c E G + K over [0, T] and
-    use f(X_T) >= f*. Sde_papers.md §2.3(a) [D]."""
+    use f(X_T) >= f*. docs/theory/sde_papers.md §2.3(a) [derived]."""
     c, K, steps = _dcsgd_descent()
     Tt = sp.Symbol("T", positive=True)
     G_avg = sp.Symbol("Gbar", nonnegative=True)
@@ -347,7 +335,8 @@ def phase3_slope(noise: Any, batch: Any = None) -> sp.Expr:
     r"""The Phase-3 drift coefficient a of DSignSGD: :math:`E\,\mathrm{sign}(g + Z) = a g +
     O(g^3)`, derived as the derivative at g = 0 of the derived SDE drift (one worker, one
     coordinate). Gaussian(σ): :math:`\sqrt{2B/\pi}/\sigma`; Student-t(ν, s):
-    :math:`2 f_\nu(0)\sqrt B/s` (sde_papers.md §2.2 Phase 3 [R]; here derived)."""
+    :math:`2 f_\nu(0)\sqrt B/s` (docs/theory/sde_papers.md §2.2 Phase 3 [paper-recalled];
+    here derived)."""
     from theorykit.sde import derive
 
     sde = derive("dsignsgd", None, noise, 1, n_workers=1, batch=batch)
@@ -361,7 +350,7 @@ def dsignsgd_phase3_bound(noise: Any = None) -> Bound:
     \eta L d/(4\mu N a)` with ``a`` from :func:`phase3_slope` (Gaussian(σ_H) by default:
     :math:`a = \sqrt{2B/\pi}/\sigma_H`), using :math:`\operatorname{tr}(\nabla^2 f\Sigma_S)
     \le L\operatorname{tr}\Sigma_S \le Ld/N` (the derived diffusion has entries
-    (1 - m²)/N <= 1/N). Sde_papers.md §2.3(c) [D]."""
+    (1 - m²)/N <= 1/N). docs/theory/sde_papers.md §2.3(c) [derived]."""
     from theorykit.noise import Gaussian
 
     nz = noise if noise is not None else Gaussian(sigma="sigma_H")
@@ -398,7 +387,8 @@ def dsignsgd_phase1_bound() -> Bound:
     (derived): :math:`\tfrac{d}{dt}f = -\|\nabla f\|_1 \le -\|\nabla f\|_2 \le
     -\sqrt{2\mu(f - f^\star)}`, so :math:`f(X_t) - f^\star \le (\sqrt{\Delta_0} -
     t\sqrt{\mu/2})^2` for :math:`t \le \sqrt{2\Delta_0/\mu}` (a finite-time descent, valid
-    while every |∂_j f| >> σ/√B). Sde_papers.md §2.2 (three phases) [R/D]."""
+    while every |∂_j f| >> σ/√B). docs/theory/sde_papers.md §2.2 (three phases)
+    [paper-recalled, re-derived]."""
     u = sp.Function("u")
     sol = sp.dsolve(sp.Eq(u(T).diff(T), -sp.sqrt(2 * MU * u(T))), u(T))
     sols = sol if isinstance(sol, list) else [sol]
@@ -449,7 +439,8 @@ def student_t_variance_factor(nu: Any = NU) -> sp.Expr:
     r"""Var :math:`T_\nu` = ν/(ν−2), *derived* by integrating :math:`x^2 f_\nu(x)` with
     SymPy (:mod:`theorykit.distributions.student_t`; SymPy returns the convergence
     condition ν > 2); ``sp.oo`` for ν <= 2
-    (the integral diverges). Used as DCSGD's heavy-tail factor (sde_papers.md §2.3(d))."""
+    (the integral diverges). Used as DCSGD's heavy-tail factor
+    (docs/theory/sde_papers.md §2.3(d))."""
     v = _check_nu(nu)
     expr, cond = _t_variance()
     if v.is_number:

@@ -15,17 +15,17 @@ constants were **not retrieved**: :func:`ef_bound` keeps them as symbols
 ``c_1 .. c_4`` (:data:`CONSTANTS`); every use must say how it instantiates them.
 
 The step-size rule is the template of Stich (*Unified optimal analysis of the (stochastic)
-gradient method*, 2019, Lemma 2 [recalled]): for ``r_{k+1} <= (1 - aη) r_k - bη s_k + cη²``
+gradient method*, 2019, Lemma 2 [paper-recalled]): for ``r_{k+1} <= (1 - aη) r_k - bη s_k + cη²``
 with ``η <= 1/d_0``,
 
 .. math:: \\eta = \\min\\Big\\{\\frac1{d_0}, \\frac{\\ln(\\max\\{2, a^2 r_0 K^2/c\\})}{aK}\\Big\\},
 
 and the weighted average ``x̄^K = Σ w_k x^k/Σ w_k``, ``w_k = (1 - aη/2)^{-(k+1)}``; here
-``a = μ``, ``d_0 = c_d δL`` and ``c = C + c_4 δ D`` [digest §1.5, recalled]. With a constant
-step the same recursion has the fixed point ``r* = cη/a`` (*derived* by
-:func:`constant_step_floor`), so the floor of ``f`` is ``c_3 η (C + c_4 δ D)``: linear in
-``C`` and in ``D``, and δ-free at the largest admissible step ``η = 1/(c_d δ L)`` (the
-derived slopes in :func:`floor_slopes`).
+``a = μ``, ``d_0 = c_d δL`` and ``c = C + c_4 δ D`` [``docs/theory/compression_papers.md``
+§1.5, paper-recalled]. With a constant step the same recursion has the fixed point
+``r* = cη/a`` (*derived* by :func:`constant_step_floor`), so the floor of ``f`` is
+``c_3 η (C + c_4 δ D)``: linear in ``C`` and in ``D``, and δ-free at the largest admissible
+step ``η = 1/(c_d δ L)`` (the derived slopes in :func:`floor_slopes`).
 """
 
 from __future__ import annotations
@@ -41,12 +41,12 @@ import torch
 
 from theorykit.check.stats import Estimate, mean_se
 from theorykit.errors import InputError
+from theorykit.symbols import DELTA_B3 as DELTA
+from theorykit.symbols import ETA, MU
+from theorykit.symbols import L_SMOOTH as L
 
-DELTA = sp.Symbol("delta", positive=True)
-L = sp.Symbol("L", positive=True)
-MU = sp.Symbol("mu", positive=True)
 K = sp.Symbol("K", positive=True)
-ETA = sp.Symbol("eta", positive=True)
+"""The number of iterations K."""
 NOISE = sp.Symbol("C", nonnegative=True)
 HET = sp.Symbol("D", nonnegative=True)
 R0 = sp.Symbol("R_0", positive=True)

@@ -2,7 +2,8 @@ r"""Private quantization: truncation, stochastic rounding to a uniform grid, bin
 
 Mechanism (cpSGD's binomial mechanism, Agarwal, Suresh, Yu, Kumar, McMahan, NeurIPS 2018,
 *recalled*; used with uniform quantization by Yan, Li, Wu, Song, "Killing Two Birds with One
-Stone", arXiv 2304.13545, *read* abstract; reconstruction digest §2.3):
+Stone", arXiv 2304.13545, *read* abstract; reconstruction in the digest
+``docs/theory/compression_papers.md`` §2.3):
 
 1. clip each coordinate to [-α, α];
 2. stochastically round to the grid ``-α + Δ j``, ``Δ = 2α/s``: index ``q ∈ {0..s}``;

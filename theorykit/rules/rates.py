@@ -21,8 +21,8 @@ unknowns of one step (``g = ∇f(x)``, ``C = C(g)``)::
 4. The optimal step minimises ``ρ(η)`` on ``(0, cap]`` (``sympy.diff`` + ``solve``, or
    the end point when ``ρ`` is monotone).
 
-Results (checked against the closed forms of the digest ``compression_papers.md`` §1.3 in
-``tests/test_rates.py``):
+Results (checked against the closed forms of the digest ``docs/theory/compression_papers.md``
+§1.3 in ``tests/test_rates.py``):
 
 =========  ==============  ============================  ================  ===============
 class      cap on η        ρ(η)                          optimal η         ρ at optimum
@@ -56,13 +56,16 @@ import sympy as sp
 from theorykit.compressors.base import CompressorSpec
 from theorykit.compressors.classes import CompressorClass, SignType
 from theorykit.errors import AssumptionError, DerivationError, InputError
+from theorykit.rules._checks import finite_float
+from theorykit.symbols import ALPHA_B1 as ALPHA
+from theorykit.symbols import BETA_B12 as BETA
+from theorykit.symbols import DELTA_B3 as DELTA
+from theorykit.symbols import ETA, MU, OMEGA
+from theorykit.symbols import GAMMA_B2 as GAMMA
+from theorykit.symbols import GRAD_SQ as G
+from theorykit.symbols import L_SMOOTH as L
 
 # --------------------------------------------------------------------------- symbols
-ETA = sp.Symbol("eta", positive=True)
-MU = sp.Symbol("mu", positive=True)
-L = sp.Symbol("L", positive=True)
-G = sp.Symbol("G", nonnegative=True)
-"""||∇f(x)||²"""
 INNER = sp.Symbol("I", real=True)
 """<∇f(x), E C(∇f(x))>"""
 SQ = sp.Symbol("S", nonnegative=True)
@@ -72,8 +75,8 @@ ERR = sp.Symbol("E", nonnegative=True)
 R = sp.Symbol("R", nonnegative=True)
 """f(x) - f*"""
 
-ALPHA, BETA, GAMMA = sp.symbols("alpha beta gamma", positive=True)
-DELTA, OMEGA = sp.Symbol("delta", positive=True), sp.Symbol("omega", nonnegative=True)
+# ETA, MU, L (smoothness), G (||∇f(x)||²) and the class constants ALPHA, BETA, GAMMA, DELTA,
+# OMEGA are those of theorykit.symbols (imported above).
 
 CLASS_SYMBOLS: dict[str, dict[str, sp.Symbol]] = {
     "B1": {"alpha": ALPHA, "beta": BETA},
@@ -292,12 +295,7 @@ def _number(name: str, value: Any) -> sp.Expr:
             return value
         v = value
     else:
-        try:
-            fv = float(value)
-        except (TypeError, ValueError):
-            raise InputError(f"{name} must be a number, got {value!r}") from None
-        if not math.isfinite(fv):
-            raise InputError(f"{name} must be finite, got {value!r}")
+        finite_float(value, name)
         v = sp.nsimplify(value) if isinstance(value, float) else sp.sympify(value)
     if not v.is_positive:
         raise InputError(f"{name} must be > 0, got {value}")

@@ -32,7 +32,7 @@ keeps the gradient in the regime :math:`|\partial_j f| \ll \sigma/\sqrt B`).
 
 Finally :math:`E_\infty f - f^\star = \tfrac12\operatorname{tr}(HM)`.
 
-Provenance: the closed forms this reproduces are those of sde_papers.md §2.3(b) (DCSGD,
+Provenance: the closed forms this reproduces are those of docs/theory/sde_papers.md §2.3(b) (DCSGD,
 SDE and discrete) and §2.3(c) (DSignSGD, Gaussian and Student-t), themselves *derived*
 there (MC-checked) for Compagnoni et al., AISTATS 2025 (Theorem 1 SDEs, *recalled*). Here
 they are *derived* by SymPy from the SDE / the one-step moments; ``tests/test_stationary.py``

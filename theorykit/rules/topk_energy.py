@@ -4,7 +4,7 @@ Monte Carlo and empirical (real-gradient) counterparts.
 Setting (Beznosikov, Horváth, Richtárik, Safaryan, JMLR 24(276), 2023, Section 6
 "why biased compressors beat unbiased ones" [paper-abstract: the paper studies synthetic
 and empirical gradient distributions; its distributions and numbers were not retrieved];
-the reconstruction below is *derived* — digest ``compression_papers.md`` §1.6):
+the reconstruction below is *derived* — digest ``docs/theory/compression_papers.md`` §1.6):
 
 Let the magnitudes ``u = |x_i|`` of a vector's coordinates be i.i.d. with density ``p`` on
 ``[lo, hi)``, ``ρ = k/d`` and ``d → ∞``. Top-k keeps the coordinates above the
