@@ -1,4 +1,5 @@
-"""derive(): the SDEs of DSGD / DCSGD / DSignSGD (sde_papers.md Sec. 2.2), the SDE object's
+"""derive(): the SDEs of DSGD / DCSGD / DSignSGD (docs/theory/sde_papers.md Sec. 2.2), the SDE
+object's
 faces (latex, pretty, json, subs, lambdify), caching, bad input, and ``theorykit derive``."""
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def test_dcsgd_generic_trace_identity_through_derive():
 
 def test_dcsgd_bernoulli_matches_papers_full_form_on_problem():
     """On f = ½Σλ_j x_j² with Bernoulli(p_i), Σ_i = σ_i² I: N Σ = (1/N) Σ_i [σ_i²/B +
-    ω_i diag(λ² x² + σ_i²/B)] and drift = -λ x (sde_papers.md Sec. 2.2, full matrix form)."""
+    ω_i diag(λ² x² + σ_i²/B)] and drift = -λ x (docs/theory/sde_papers.md Sec. 2.2, full matrix
+    form)."""
     prob = Quad([1, 3])
     ps = [0.5, 0.25]
     s = derive(DCSGD([make("bernoulli", p=p) for p in ps]), noise=Gaussian([1.0, 2.0]),

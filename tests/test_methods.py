@@ -1,4 +1,5 @@
-"""Methods: symbolic one-step moments (identities from sde_papers.md Sec. 2.2) and the torch
+"""Methods: symbolic one-step moments (identities from docs/theory/sde_papers.md Sec. 2.2) and
+the torch
 face checked against them by Monte Carlo.
 
 MC checks: R replicas of one step at a fixed gradient, seed stated per case; each mean and
@@ -40,7 +41,7 @@ def _trace_identity(cov, g, n, omegas, sigmas, d):
 
 def test_trace_identity_generic_unbiased_heterogeneous():
     """tr Σ_DCSGD = (1/N) Σ_i [ω_i ||∇f||² + (1+ω_i) tr Σ_i / B] for generic U(ω_i) at
-    equality (symbolic, N = 3, d = 3) -- sde_papers.md Sec. 2.2 [D]."""
+    equality (symbolic, N = 3, d = 3) -- docs/theory/sde_papers.md Sec. 2.2 [D]."""
     n, d = 3, 3
     omegas = sp.symbols("omega_1:4", nonnegative=True)
     noise = Gaussian.symbolic(n_workers=n)
@@ -74,7 +75,7 @@ def test_trace_identity_catalog_compressors(name, params):
 
 def test_bernoulli_full_matrix_form():
     """Bernoulli, diagonal Σ_i: Σ_DCSGD = (1/N) Σ_i [Σ_i/B + ω_i diag(∇f² + diag(Σ_i)/B)]
-    entry-wise (symbolic; sde_papers.md Sec. 2.2, MC-checked there [D])."""
+    entry-wise (symbolic; docs/theory/sde_papers.md Sec. 2.2, MC-checked there [D])."""
     n, d = 2, 3
     ps = [sp.Rational(1, 2), sp.Rational(1, 5)]
     sig = sp.Matrix(2, 3, sp.symbols("s_1:7", positive=True))

@@ -210,7 +210,8 @@ class Problem:
 class Quadratic(Problem):
     r""":math:`f(x) = \tfrac12 (x - c)^\top A (x - c)` with A symmetric.
 
-    ``eigs``: the diagonal of A (diagonal quadratic, the setting of sde_papers.md §2.3(b,c));
+    ``eigs``: the diagonal of A (diagonal quadratic, the setting of docs/theory/sde_papers.md
+    §2.3(b,c));
     or ``matrix``: a symmetric d x d A (general quadratic). ``center``: the minimizer c
     (default 0). L = max |λ(A)|, μ = λ_min(A) when positive (then f is μ-strongly convex),
     f* = 0. Symbolic gradient A(x - c), Hessian A (exact; the torch face is ``(X - c) A``).
@@ -458,7 +459,7 @@ class CoshSum(Problem):
     Derivation (*derived*): :math:`f'' = \cosh x`, :math:`f' = \sinh x` and
     :math:`\cosh^2 - \sinh^2 = 1`, so :math:`\cosh x = \sqrt{1 + \sinh^2 x} \le 1 +
     |\sinh x|`; hence :math:`\|\nabla^2 f\|_2 = \max_j\cosh x_j \le 1 + \|\nabla f\|_2`
-    (sde_papers.md §3.1 lists cosh with |f''| <= 1 + |f'|). :math:`\cosh \ge 1` gives
+    (docs/theory/sde_papers.md §3.1 lists cosh with |f''| <= 1 + |f'|). :math:`\cosh \ge 1` gives
     μ = 1; the Hessian is unbounded, so no L. Minimizer 0, f* = 0.
     """
 

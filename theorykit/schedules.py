@@ -3,7 +3,7 @@ r"""Learning-rate schedules as dimensionless multipliers.
 A schedule gives the multiplier :math:`m_k` of the base learning rate η, so the discrete
 step is :math:`\eta_k = \eta\, m_k` and, in SDE time :math:`t = k\eta`, the SDE of a
 scheduled method reads (Compagnoni et al., arXiv 2506.00181, §3 as digested in
-sde_papers.md §3.1, *recalled*)
+docs/theory/sde_papers.md §3.1, *recalled*)
 
 .. math:: dX_t = -m(t)\, b(X_t)\,dt + m(t)\sqrt{\eta}\,\Sigma(X_t)^{1/2}\,dW_t,
    \qquad m(t) = m_{t/\eta}.
@@ -18,7 +18,8 @@ pass the norms.
   a in (1/2, 1] it satisfies the "standard" conditions Σ η_k = ∞, Σ η_k² < ∞
   (:meth:`PolynomialDecay.standard` checks this symbolically).
 * :class:`GradientNormalized` -- :math:`m_k = \hat m_k / (c_0 + c_1\|g_k\|)` with a base
-  schedule :math:`\hat m`: the inverse dependence on the gradient norm that sde_papers.md
+  schedule :math:`\hat m`: the inverse dependence on the gradient norm that
+  docs/theory/sde_papers.md
   §3.3 derives as needed for D(C)SGD under (L0, L1)-smoothness (*derived* there; abstract
   of arXiv 2506.00181, *read*).
 """

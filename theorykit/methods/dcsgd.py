@@ -20,7 +20,7 @@ The inner term uses the compressor's exact conditional covariance
 Otherwise the covariance is modelled as :math:`\omega_i\operatorname{diag}(v^2)` with
 :math:`E_Z` taken exactly, whose trace :math:`\omega_i(\|\nabla f\|^2 + \operatorname{tr}
 \Sigma_i/B)` is the variance bound attained (an upper bound in trace otherwise) -- this is the
-trace form of sde_papers.md Sec. 2.2 [D]:
+trace form of docs/theory/sde_papers.md Sec. 2.2 [D]:
 :math:`\operatorname{tr}\Sigma_{DCSGD} = \frac1N\sum_i[\omega_i\|\nabla f\|^2 +
 (1+\omega_i)\operatorname{tr}\Sigma_i/B]` with :math:`\Sigma_{DCSGD} = N\operatorname{Cov}[D]`.
 

@@ -3,7 +3,7 @@ on the learning-rate schedule and the normalized DCSGD schedule it implies.
 
 Source: Compagnoni, Islamov, Orvieto & Gorbunov, *On the Interaction of Noise, Compression
 Role, and Adaptivity under (L0, L1)-Smoothness: An SDE-based Approach*, arXiv 2506.00181
-(2025); digest ``/work/shared/theory/sde_papers.md`` §3. Provenance, honestly: the
+(2025); digest ``docs/theory/sde_papers.md`` §3. Provenance, honestly: the
 conclusions (D(C)SGD with a pre-scheduled decaying learning rate fails unless the schedule
 depends inversely on the gradient norm; normalization is the fix; its *degree* is set by the
 noise, the regularity and the compression rate; DSignSGD converges with standard schedules)
@@ -25,7 +25,8 @@ numerically: growth of :math:`\sup\|\nabla^2 f\|` over shells).
 The descent inequality (*derived*, :func:`descent_inequality`)
 --------------------------------------------------------------
 With a schedule :math:`\eta(t)\in(0,1]` the DCSGD SDE reads
-:math:`dX = -\eta(t)\nabla f\,dt + \eta(t)\sqrt{\eta/N}\,\Sigma^{1/2}dW` (sde_papers.md §3.1),
+:math:`dX = -\eta(t)\nabla f\,dt + \eta(t)\sqrt{\eta/N}\,\Sigma^{1/2}dW`
+(docs/theory/sde_papers.md §3.1),
 and Itô's formula (the generator, :func:`generator`) gives
 
 .. math:: \frac{d}{dt}E f(X_t) = E\Big[-\eta(t)\|\nabla f\|^2
@@ -374,7 +375,8 @@ def generator(sde: SDE, f: sp.Expr, schedule: sp.Expr | None = None) -> sp.Expr:
 def dcsgd_sigma(grad: sp.Matrix, noise_var: Sequence[sp.Expr], omega: sp.Expr) -> sp.Matrix:
     r""":math:`\Sigma_{DCSGD} = \Sigma/B + \omega\operatorname{diag}(g^2 + \operatorname{diag}
     (\Sigma)/B)` for homogeneous workers with diagonal batch noise ``noise_var`` (= diag Σ/B)
-    and unbiased compressors attaining their ω bound (Bernoulli: exact) — sde_papers.md §2.2,
+    and unbiased compressors attaining their ω bound (Bernoulli: exact) —
+    docs/theory/sde_papers.md §2.2,
     written out independently of :mod:`theorykit.methods` so the generator identity checks
     one against the other (*recalled* form, MC-checked in the digest)."""
     d = len(grad)

@@ -11,7 +11,8 @@ Theorem 1 for DCSGD and the DSignSGD SDE, *recalled*)
 
 where D is one step's direction (:meth:`Method.moments`). For DCSGD this is
 :math:`dX = -\nabla f\,dt + \sqrt{\eta/N}\,\Sigma_{DCSGD}^{1/2}dW` and for DSignSGD
-:math:`dX = -\frac1N\sum_i m_i\,dt + \sqrt{\eta/N}\,\Sigma_S^{1/2} dW` (sde_papers.md Sec. 2.2).
+:math:`dX = -\frac1N\sum_i m_i\,dt + \sqrt{\eta/N}\,\Sigma_S^{1/2} dW`
+(docs/theory/sde_papers.md Sec. 2.2).
 
 Derivations are cached on a hashable key of their inputs, so a repeated catalog derivation
 is a dictionary lookup.

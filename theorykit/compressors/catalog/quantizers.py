@@ -221,7 +221,8 @@ class NaturalDithering(_BlockQuantizer):
 
     Claimed class: ``U(omega)``, ``omega = 1/8 + d^{1/rho} 2^{1-s} min(1, d^{1/rho} 2^{1-s})``
     with ``rho = min(r, 2)`` — the paper's Theorem as recalled (it is implied by the bound
-    above). **Note:** the theory digest (``compression_papers.md`` §1.2) recalls the exponent
+    above). **Note:** the theory digest (``docs/theory/compression_papers.md`` §1.2) recalls
+    the exponent
     as ``d^{1/r}``; for ``r > 2`` that version is false: with ``x = (1, e, ..., e)``,
     ``e = 2^{-s}`` (so ``t_j < l`` for ``j >= 2``), the error ratio is about
     ``(d-1) l^2/4 / (1 + (d-1) l^2/4)`` — e.g. 0.80 at ``d = 1000, s = 4, r = 8`` against
