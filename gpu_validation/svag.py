@@ -79,7 +79,7 @@ def config(mode: common.Mode) -> dict[str, Any]:
         tiny={"ls": [1, 2, 4], "K": 20, "eta": {"dcsgd": 0.2, "dsignsgd": 0.01},
               "seeds": 3, "n_workers": 2, "batch": 8, "noise_rms": 2.0, "k_frac": 0.25,
               "model": {"dim": 16, "depth": 1, "heads": 2, "mlp": 32},
-              "nsr": {"batches": [1, 4, 128], "samples": 512, "n_ckpt": 4, "eta0": 0.02,
+              "nsr": {"batches": [1, 4, 16, 128], "samples": 512, "n_ckpt": 4, "eta0": 0.02,
                       "probe": 128, "seeds": 3}},
         cpu={"ls": [1, 2, 4, 8], "K": 60, "eta": {"dcsgd": 0.2, "dsignsgd": 0.01},
              "seeds": 4, "n_workers": 4, "batch": 8, "noise_rms": 2.0, "k_frac": 0.25,
