@@ -485,7 +485,9 @@ def paper_key(text: str) -> str:
     2025"``; an arXiv id ``YYMM.NNNNN`` gives the year ``20YY``), else the text before its
     first comma."""
     head = text.split(",")[0].strip()
-    year = re.search(r"\b(?:19|20)\d\d\b", text)
+    if ";" in head:  # "Baseline; Beznosikov et al. ...": the paper follows the label
+        head = head.split(";", 1)[1].strip()
+    year = re.search(r"(?<![\d.])(?:19|20)\d\d(?![\d.])", text)  # not inside an arXiv id
     arxiv = re.search(r"\b(\d\d)(?:0[1-9]|1[0-2])\.\d{4,5}\b", text)
     yy = year.group(0) if year else f"20{arxiv.group(1)}" if arxiv else None
     if yy is None or not head or "/" in head:
