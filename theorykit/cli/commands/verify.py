@@ -195,4 +195,7 @@ def _run_seeds(args: argparse.Namespace, claims, on_start, on_done, console) -> 
                 "versions": versions(), "cores": os.cpu_count(),
                 "machine": platform.processor() or platform.machine()},
         }, indent=2))
+    errored = [r.claim_id for r in rows if r.verdict == "errors"]
+    if args.fail_on == "error":  # flagged rates are findings, reported above
+        return 1 if errored else 0
     return 1 if flaky else 0
