@@ -51,9 +51,11 @@ from theorykit.distributions.laplace import Laplace as LaplaceLaw
 from theorykit.distributions.pareto import Lomax as LomaxLaw
 from theorykit.distributions.student_t import StudentT as StudentTLaw
 from theorykit.errors import AssumptionError, InputError
+from theorykit.registry import Registry
 
 __all__ = [
     "NOISE_MODELS",
+    "NOISE_REGISTRY",
     "Gaussian",
     "Laplace",
     "LawNoise",
@@ -648,17 +650,15 @@ class LawNoise(NoiseModel):
 
 
 # --------------------------------------------------------------------------- registry
-NOISE_MODELS: dict[str, type[NoiseModel]] = {
-    "gaussian": Gaussian,
-    "student-t": StudentT,
-    "laplace": Laplace,
-    "pareto": SymmetricPareto,
-}
+NOISE_REGISTRY: Registry[type[NoiseModel]] = Registry(
+    "noise model", key=str.lower, sort=False,
+    aliases={"normal": "gaussian", "t": "student-t", "studentt": "student-t",
+             "student_t": "student-t", "cauchy": "student-t", "lomax": "pareto"},
+    entries={"gaussian": Gaussian, "student-t": StudentT, "laplace": Laplace,
+             "pareto": SymmetricPareto})
+NOISE_MODELS: dict[str, type[NoiseModel]] = NOISE_REGISTRY.entries
 """Noise models by CLI name (``pareto`` is the Lomax law, kept for compatibility; any other
 law of :mod:`theorykit.distributions`, or ``module:Object``, goes through :class:`LawNoise`)."""
-
-_ALIASES = {"normal": "gaussian", "t": "student-t", "studentt": "student-t",
-            "student_t": "student-t", "cauchy": "student-t", "lomax": "pareto"}
 
 
 def make_noise(name: str, **params: Any) -> NoiseModel:
@@ -666,20 +666,15 @@ def make_noise(name: str, **params: Any) -> NoiseModel:
     ``cauchy`` = nu 1), ``laplace`` (scale), ``pareto`` (the Lomax law: alpha, scale), or any
     other law of :mod:`theorykit.distributions` / ``module:Object`` (its shape parameters
     and ``scale``)."""
-    key = name.lower()
-    if key == "cauchy":
+    if name.lower() == "cauchy":
         params.setdefault("nu", 1)
-    key = _ALIASES.get(key, key)
-    if key not in NOISE_MODELS:
-        if ":" not in name:
-            from theorykit.distributions import catalog
+    key = NOISE_REGISTRY.key(name)
+    if key in NOISE_MODELS:
+        return NOISE_REGISTRY.make(key, **params)
+    if ":" in name:
+        return LawNoise(name, **params)
+    from theorykit.distributions import catalog
 
-            if key not in catalog():
-                known = sorted(set(NOISE_MODELS) | set(catalog()))
-                raise InputError(f"unknown noise model {name!r}; known: {', '.join(known)}")
-        return LawNoise(name if ":" in name else key, **params)
-    cls = NOISE_MODELS[key]
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise InputError(f"noise {key}: {exc}") from None
+    if key not in catalog():
+        raise NOISE_REGISTRY.unknown(name, sorted(set(NOISE_MODELS) | set(catalog())))
+    return LawNoise(key, **params)

@@ -43,9 +43,11 @@ import sympy as sp
 import torch
 
 from theorykit.errors import InputError
+from theorykit.registry import Registry
 
 __all__ = [
     "PROBLEMS",
+    "PROBLEM_REGISTRY",
     "CoshSum",
     "L0L1Quartic",
     "LogisticRegression",
@@ -486,21 +488,16 @@ class CoshSum(Problem):
         return torch.diag_embed(torch.cosh(X))
 
 
-PROBLEMS: dict[str, type[Problem]] = {
-    "quadratic": Quadratic,
-    "logistic": LogisticRegression,
-    "quartic": L0L1Quartic,
-    "cosh": CoshSum,
-}
+PROBLEM_REGISTRY: Registry[type[Problem]] = Registry(
+    "problem", base=Problem, key=str.lower, sort=False,
+    entries={"quadratic": Quadratic, "logistic": LogisticRegression, "quartic": L0L1Quartic,
+             "cosh": CoshSum})
+"""Problems by name (case-insensitive; a user's ``module.path:Object`` Problem too)."""
+
+PROBLEMS: dict[str, type[Problem]] = PROBLEM_REGISTRY.entries
 
 
 def make_problem(name: str, **params: Any) -> Problem:
     """A problem by name: ``quadratic`` (eigs | matrix, center), ``logistic`` (n, d, seed,
-    reg), ``quartic`` (d, c, L1), ``cosh`` (d)."""
-    key = name.lower()
-    if key not in PROBLEMS:
-        raise InputError(f"unknown problem {name!r}; known: {', '.join(PROBLEMS)}")
-    try:
-        return PROBLEMS[key](**params)
-    except TypeError as exc:
-        raise InputError(f"problem {key}: {exc}") from None
+    reg), ``quartic`` (d, c, L1), ``cosh`` (d), or ``module.path:Object``."""
+    return PROBLEM_REGISTRY.make(name, **params)

@@ -28,14 +28,17 @@ from __future__ import annotations
 
 import abc
 import math
+from collections.abc import Callable
 from typing import Any
 
 import sympy as sp
 import torch
 
 from theorykit.errors import InputError
+from theorykit.registry import Registry
 
-__all__ = ["Constant", "GradientNormalized", "PolynomialDecay", "Schedule", "make_schedule"]
+__all__ = ["SCHEDULES", "Constant", "GradientNormalized", "PolynomialDecay", "Schedule",
+           "make_schedule"]
 
 
 def _num(name: str, v: Any, *, minimum: float = 0.0, strict: bool = False) -> float:
@@ -135,6 +138,22 @@ class GradientNormalized(Schedule):
         return f"GradientNormalized({self.base!r}, c0={self.c0:g}, c1={self.c1:g})"
 
 
+def _constant(**_ignored: Any) -> Constant:
+    return Constant()
+
+
+def _normalized(a: float | None = None, **params: Any) -> GradientNormalized:
+    return GradientNormalized(None if a is None else PolynomialDecay(a), **params)
+
+
+SCHEDULES: Registry[Callable[..., Schedule]] = Registry(
+    "schedule", key=str.lower, sort=False,
+    aliases={"polynomial": "poly", "gradient-normalized": "normalized"},
+    entries={"constant": _constant, "poly": PolynomialDecay, "normalized": _normalized})
+"""Schedule factories by name (registration order; ``polynomial`` and
+``gradient-normalized`` are aliases)."""
+
+
 def make_schedule(name: str | Schedule | None, **params: Any) -> Schedule:
     """A schedule by name: ``constant``, ``poly`` (a), ``normalized`` (c0, c1, a: a
     polynomial base when given); ``None`` means constant."""
@@ -142,12 +161,4 @@ def make_schedule(name: str | Schedule | None, **params: Any) -> Schedule:
         return Constant()
     if isinstance(name, Schedule):
         return name
-    key = name.lower()
-    if key == "constant":
-        return Constant()
-    if key in ("poly", "polynomial"):
-        return PolynomialDecay(**params)
-    if key in ("normalized", "gradient-normalized"):
-        a = params.pop("a", None)
-        return GradientNormalized(None if a is None else PolynomialDecay(a), **params)
-    raise InputError(f"unknown schedule {name!r}; known: constant, poly, normalized")
+    return SCHEDULES.make(name, **params)

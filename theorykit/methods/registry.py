@@ -10,65 +10,35 @@ simulator, the SDE derivation, the trainer, the CLI -- builds methods through
 from __future__ import annotations
 
 import importlib
-import os
-import sys
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from theorykit.errors import InputError
+from theorykit.registry import Registry
 
 if TYPE_CHECKING:
     from theorykit.methods.base import Method
-
-_CATALOG: dict[str, type[Method]] = {}
-T = TypeVar("T")
 
 
 def _key(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "")
 
 
-def register(cls: T) -> T:
-    """Class decorator adding a method under ``cls.name`` (case, ``-`` and ``_`` ignored)."""
-    key = _key(cls.name)  # type: ignore[attr-defined]
-    if key in _CATALOG and _CATALOG[key] is not cls:
-        raise ValueError(f"method name {cls.name!r} registered twice")  # type: ignore[attr-defined]
-    _CATALOG[key] = cls  # type: ignore[assignment]
-    return cls
+def _load() -> None:
+    importlib.import_module("theorykit.methods")  # registers the built-in methods
 
 
-def catalog() -> dict[str, type[Method]]:
-    """All registered methods, by name (in registration order)."""
-    import theorykit.methods  # noqa: F401  (registers the built-in methods)
+REGISTRY: Registry[type[Method]] = Registry(
+    "method", base="theorykit.methods.base:Method", key=_key, sort=False, loader=_load)
+"""Every method class by name (registration order; case, ``-`` and ``_`` ignored)."""
 
-    return dict(_CATALOG)
-
-
-def names() -> list[str]:
-    """Registered method names (the CLI's ``--method`` choices)."""
-    return list(catalog())
+_CATALOG = REGISTRY.entries
 
 
-def resolve(name: str) -> type[Method]:
-    """A method class from a registered name or a ``module.path:Object`` reference."""
-    from theorykit.methods.base import Method
-
-    if ":" in name:
-        mod_name, _, attr = name.partition(":")
-        if os.getcwd() not in sys.path:  # a user's module in the current directory
-            sys.path.insert(0, os.getcwd())
-        try:
-            obj = getattr(importlib.import_module(mod_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise InputError(f"cannot load method {name!r}: {exc}") from None
-        if not (isinstance(obj, type) and issubclass(obj, Method)):
-            raise InputError(f"{name!r} is not a Method subclass")
-        return obj
-    cat = catalog()
-    key = _key(name)
-    if key not in cat:
-        raise InputError(f"unknown method {name!r}; known: {', '.join(cat)} "
-                         "(or module.path:Object)")
-    return cat[key]
+# register(cls), catalog(), names(), resolve(name): the registry's own methods.
+register = REGISTRY.register
+catalog = REGISTRY.catalog
+names = REGISTRY.names
+resolve = REGISTRY.resolve
 
 
 def make_method(name: str | type[Method], compressor: Any = None, **options: Any) -> Method:
