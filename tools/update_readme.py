@@ -8,6 +8,7 @@ from a file written, with provenance, by the program that measured it:
 * ``verify`` from ``results/verify_record.json`` (``theorykit verify --mutants --json
   results/verify_record.json``; ``make verify`` writes the working copy
   ``results/verify.json``, which is not committed),
+* ``flake`` from ``results/flake_rates.json`` (``theorykit verify --seeds 20 --json ...``),
 * ``ci`` from ``results/ci_run.json`` (``.ci/run`` writes ``results/scratch/ci_run.json``;
   a run worth recording is copied here).
 
@@ -142,8 +143,31 @@ def block_ci() -> str:
             f"{c['total_seconds']} s in all — {steps}.")
 
 
+def block_flake() -> str:
+    f = _load("flake_rates.json")
+    if not f:
+        return ("*No contradiction-rate table committed yet: run `theorykit verify --seeds 20 "
+                "--json results/flake_rates.json`.*")
+    rows = f["rows"]
+    findings = [r for r in rows if r["verdict"] == "finding"]
+    rest = [r for r in rows if r["verdict"] != "finding"]
+    runs = sum(r["runs"] for r in rest)
+    contra = sum(r["contradicted"] for r in rest)
+    flagged = [r["claim_id"] for r in rows if r["verdict"] in ("flaky", "errors")]
+    level = rows[0]["level"] if rows else 0.0
+    return (f"The committed `results/flake_rates.json` ({len(f['seeds'])} seeds, "
+            f"{f['seeds'][0]}–{f['seeds'][-1]}, {f['mode']} mode, "
+            f"{str(f['provenance']['date'])[:10]}): {len(rows)} claims; "
+            f"{len(findings)} contradicted at every seed (findings: "
+            f"{', '.join('`' + r['claim_id'] + '`' for r in findings) or 'none'}); among the "
+            f"others, {contra} contradictions in {runs} runs ({contra / max(runs, 1):.2%}, "
+            f"declared level {level:.2%} per check); flagged as flaky: "
+            f"{', '.join(flagged) or 'none'}.")
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
-    "benchmarks": block_benchmarks, "verify": block_verify, "ci": block_ci}
+    "benchmarks": block_benchmarks, "verify": block_verify, "ci": block_ci,
+    "flake": block_flake}
 
 
 def render(text: str) -> str:
