@@ -52,6 +52,7 @@ from theorykit.distributions.pareto import Lomax as LomaxLaw
 from theorykit.distributions.student_t import StudentT as StudentTLaw
 from theorykit.errors import AssumptionError, InputError
 from theorykit.registry import Registry
+from theorykit.symbols import BATCH as B_SYMBOL  # the per-worker batch size, defined once
 
 __all__ = [
     "NOISE_MODELS",
@@ -65,8 +66,6 @@ __all__ = [
     "make_noise",
 ]
 
-B_SYMBOL = sp.Symbol("B", integer=True, positive=True)
-"""The per-worker batch size as a symbol (used when ``batch`` is given symbolically)."""
 
 _G = sp.Dummy("g", real=True)
 _ST = sp.Dummy("s", positive=True)

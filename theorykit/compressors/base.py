@@ -36,9 +36,7 @@ import torch
 from theorykit.compressors.bitpack import _NUMPY_FLOATS
 from theorykit.compressors.classes import CompressorClass, SignType, Unbiased
 from theorykit.errors import InputError
-
-D = sp.Symbol("d", integer=True, positive=True)
-"""The dimension of the compressed vector, shared by every spec."""
+from theorykit.symbols import DIM as D  # the dimension, defined once
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,11 @@ from theorykit.limits import check_derive_dim
 from theorykit.methods import Method, make_method
 from theorykit.noise import Gaussian, NoiseModel, make_noise
 from theorykit.sde.sde import ETA, SDE
+from theorykit.symbols import BATCH as B_SYMBOL  # workers N and batch B, defined once
+from theorykit.symbols import N_WORKERS as N_SYMBOL
 
 __all__ = ["B_SYMBOL", "N_SYMBOL", "clear_cache", "derive"]
 
-N_SYMBOL = sp.Symbol("N", integer=True, positive=True)
-"""Number of workers (default symbol)."""
-B_SYMBOL = sp.Symbol("B", integer=True, positive=True)
-"""Per-worker batch size (default symbol); the same symbol as ``theorykit.noise.B_SYMBOL``."""
 
 WEAK_APPROX = ("order-1 weak approximation in eta (Li, Tai & E 2017/2019): needs smooth "
                "drift/diffusion with polynomially growing derivatives, small eta and bounded "

@@ -25,13 +25,10 @@ import torch
 
 from theorykit.errors import InputError
 from theorykit.sde.lambdify import Backend, sqrt_nonneg, vector_function
+from theorykit.symbols import ETA, TIME  # one definition each (meaning in theorykit.symbols)
 
 __all__ = ["ETA", "SDE", "TIME"]
 
-ETA = sp.Symbol("eta", positive=True)
-"""The learning rate η (default symbol)."""
-TIME = sp.Symbol("t", nonnegative=True)
-"""SDE time t = k·η."""
 
 
 @dataclass
