@@ -65,7 +65,7 @@ HOSTILE = [
     "sympify('1')",
     "gamma(10**30)",
     "gamma(999**999)",
-    "exp(10**9)",
+    "gamma(exp(exp(10)))",
 ]
 
 

@@ -41,9 +41,9 @@ FUNCTIONS: dict[str, Callable[..., sp.Expr]] = {
 }
 """The functions a formula may call, with their arity checked by SymPy."""
 _ARITY = {"min": (2, 8), "max": (2, 8), "log": (1, 2)}
-_NUMERIC_ARG_LIMIT = {"gamma": 1000.0, "exp": 1e5, "sinh": 1e5, "cosh": 1e5}
-"""Constant arguments SymPy would evaluate eagerly (gamma(10**30) computes a factorial
-with 10**30 digits), bounded in magnitude."""
+_NUMERIC_ARG_LIMIT = {"gamma": 1000.0}
+"""Constant arguments SymPy would evaluate eagerly, bounded in magnitude: gamma(10**30)
+computes a factorial with 10**30 digits (exp, sinh and cosh of a constant stay symbolic)."""
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E, "oo": sp.oo, "inf": sp.oo}
 
 _BINOPS: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
