@@ -6,10 +6,7 @@ The leading underscore keeps this module out of the claim discovery
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
-import torch
+from theorykit.methods.biased import one_thread
 
 __all__ = ["BEZNOSIKOV2023", "COMPAGNONI2025", "COMPAGNONI2025_L0L1", "one_thread"]
 
@@ -21,15 +18,3 @@ BEZNOSIKOV2023 = "Beznosikov, Horváth, Richtárik, Safaryan, JMLR 24(276), 2023
 """``beznosikov2023`` in docs/references.md."""
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run the block (or, as ``@one_thread()``, the function) with one torch intra-op
-    thread and restore the previous setting: small batched tensors run fastest that way and
-    leave the other core to the other claims (measured ~15x faster on a loaded 2-core
-    machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)

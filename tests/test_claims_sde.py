@@ -63,19 +63,10 @@ def test_sign_diffusion_bounded_by_one_over_n_for_any_noise():
     numpy and torch lambdify paths on gradients over 12 orders of magnitude and scales
     1e-3..1e3 (formerly the claim sde_symbolic.sign_diffusion_bounded; arithmetic, so a
     unit test)."""
-    import sympy as sp
 
+    from derivations.compagnoni2025_sde_symbolic import _Identity1
     from theorykit.noise import Gaussian, Laplace, StudentT, SymmetricPareto
     from theorykit.sde import derive
-
-    class _Identity1:
-        name = "x^2/2"
-
-        def __init__(self) -> None:
-            self.symbols = [sp.Symbol("x_1", real=True)]
-
-        def grad(self) -> sp.Matrix:
-            return sp.Matrix(self.symbols)
 
     n = 3
     scales = [1e-3, 1.0, 1e3]
