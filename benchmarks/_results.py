@@ -56,3 +56,9 @@ def write(name: str, payload: dict[str, Any], path: str | None, quick: bool) -> 
                                **payload}, indent=2, default=str) + "\n")
     print(f"wrote {os.path.relpath(out, Path.cwd())}")
     return out
+
+
+def finish(name: str, payload: dict[str, Any], path: str | None, quick: bool) -> int:
+    """The end of every benchmark's ``main``: :func:`write` the results, exit status 0."""
+    write(name, payload, path, quick)
+    return 0

@@ -239,9 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     out = run(dims, args.device, repeats, args.warmup, args.only)
     print(f"\ntargets met: {out['targets_met']}/{out['targets_total']} "
           f"(device {out['device']}, {out['threads']} threads, load {out['loadavg']})")
-    _results.write("compressors", out, args.json, args.quick)
-    return 0
+    return _results.finish("compressors", out, args.json, args.quick)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

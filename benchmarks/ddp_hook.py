@@ -186,9 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         compr = "" if r["compression"] is None else f"{r['compression']:.1f}x"
         print(f"{r['variant']:<16}{r['step_ms']:>10.2f}{comm:>10}"
               f"{r['ratio_vs_allreduce']:>13.2f}{compr:>13}")
-    _results.write("ddp_hook", out, args.json, args.quick)
-    return 0
+    return _results.finish("ddp_hook", out, args.json, args.quick)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -122,8 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         worst = max(r[col] / r["target_s"] for r in rows)
         print(f"worst time/target {what}: {worst:.2f} "
               f"({'meets' if worst <= 1 else 'MISSES'} the targets)")
-    _results.write("derive_time", {"rows": rows}, args.json, args.quick)
-    return 0
+    return _results.finish("derive_time", {"rows": rows}, args.json, args.quick)
 
 
 if __name__ == "__main__":

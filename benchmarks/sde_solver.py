@@ -240,8 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row['ratio_theorykit_vs_torchsde']:8.2f}  {spec['origin']}", flush=True)
     print("columns: paths x steps per second (best of repeats; steps = theorykit's, each "
           "contender's own count is in --json); tk/hand target >= 0.8")
-    _results.write("sde_solver", {"rows": rows, "dtype": args.dtype}, args.json, args.quick)
-    return 0
+    return _results.finish("sde_solver", {"rows": rows, "dtype": args.dtype}, args.json, args.quick)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,7 @@ from theorykit.check.claim import RunContext
 from theorykit.check.ledger import run_claim
 from theorykit.check.registry import get
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 def _holds_and_kills(claim_id: str) -> None:

@@ -35,7 +35,8 @@ from theorykit.report import (
     verdict_table,
     verdict_table_markdown,
 )
-from theorykit.report.tables import STATUS_MARK, param_cell, symbolic_instance
+from theorykit.report.catalog_tables import param_cell, symbolic_instance
+from theorykit.report.tables import STATUS_MARK
 
 SRC = Source(paper="Test et al. 2024", locator="Thm 1", provenance="derived")
 

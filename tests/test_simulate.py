@@ -20,14 +20,7 @@ from theorykit.schedules import GradientNormalized, PolynomialDecay
 from theorykit.sde import derive
 from theorykit.simulate import resolve_stats, run_discrete, run_sde
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small batched tensors: one intra-op thread is fastest (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 EIGS = [1.0, 2.0, 0.5]
 Q = Quadratic(eigs=EIGS)

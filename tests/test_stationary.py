@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import sympy as sp
-import torch
 
 from theorykit.compressors.registry import make
 from theorykit.errors import DerivationError
@@ -17,14 +16,7 @@ from theorykit.rules.stationary import stationary_discrete, stationary_sde
 from theorykit.sde import derive
 from theorykit.simulate import run_discrete
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small batched tensors: one intra-op thread is fastest (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 ETA = sp.Symbol("eta", positive=True)
 B = sp.Symbol("B", integer=True, positive=True)

@@ -108,11 +108,7 @@ def block_benchmarks() -> str:
     return "\n".join(rows)
 
 
-def block_verify() -> str:
-    v = _load("verify_record.json")
-    if not v:
-        return ("*No `results/verify_record.json` committed yet: run `theorykit verify "
-                "--mutants --json results/verify_record.json`.*")
+def block_verify(v: dict[str, Any]) -> str:
     vs = v["verdicts"]
     counts = {s: sum(x["status"] == s for x in vs) for s in
               ("holds", "contradicted", "inconclusive", "error")}
@@ -133,21 +129,14 @@ def block_verify() -> str:
     return text + f"; claim time {secs:.0f} s in all."
 
 
-def block_ci() -> str:
-    c = _load("ci_run.json")
-    if not c:
-        return "*No CI timing committed yet (`.ci/run` writes `results/scratch/ci_run.json`).*"
+def block_ci(c: dict[str, Any]) -> str:
     steps = ", ".join(f"{s['name']} {s['seconds']} s" for s in c["steps"])
     return (f"Measured by `.ci/run` in a clean clone on {c.get('date', '?')[:10]} "
             f"({c.get('cores', '?')} cores, commit {c.get('commit', '?')}): "
             f"{c['total_seconds']} s in all — {steps}.")
 
 
-def block_flake() -> str:
-    f = _load("flake_rates.json")
-    if not f:
-        return ("*No contradiction-rate table committed yet: run `theorykit verify --seeds 20 "
-                "--json results/flake_rates.json`.*")
+def block_flake(f: dict[str, Any]) -> str:
     rows = f["rows"]
     findings = [r for r in rows if r["verdict"] == "finding"]
     rest = [r for r in rows if r["verdict"] != "finding"]
@@ -165,9 +154,25 @@ def block_flake() -> str:
             f"{', '.join(flagged) or 'none'}.")
 
 
+def from_file(rel: str, missing: str, block: Callable[[dict[str, Any]], str]
+              ) -> Callable[[], str]:
+    """A block rendered from ``results/REL``, or the ``missing`` line while it does not exist."""
+    def render() -> str:
+        data = _load(rel)
+        return block(data) if data else missing
+    return render
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
-    "benchmarks": block_benchmarks, "verify": block_verify, "ci": block_ci,
-    "flake": block_flake}
+    "benchmarks": block_benchmarks,
+    "verify": from_file("verify_record.json",
+                        "*No `results/verify_record.json` committed yet: run `theorykit verify "
+                        "--mutants --json results/verify_record.json`.*", block_verify),
+    "ci": from_file("ci_run.json", "*No CI timing committed yet (`.ci/run` writes "
+                    "`results/scratch/ci_run.json`).*", block_ci),
+    "flake": from_file("flake_rates.json", "*No contradiction-rate table committed yet: run "
+                       "`theorykit verify --seeds 20 --json results/flake_rates.json`.*",
+                       block_flake)}
 
 
 def render(text: str) -> str:

@@ -25,6 +25,7 @@ Jupyter and in the book (MyST-NB renders Markdown outputs as MyST, see
 ``book/_config.yml``), print as plain text, and convert to a ``rich`` table for the CLI.
 """
 
+from theorykit.report.catalog_tables import catalog_rows, catalog_table, certification_table
 from theorykit.report.plots import (
     pareto_front,
     plot_series,
@@ -38,9 +39,6 @@ from theorykit.report.plots import (
 )
 from theorykit.report.tables import (
     Table,
-    catalog_rows,
-    catalog_table,
-    certification_table,
     claims_overview,
     find_results,
     load_verdicts,

@@ -1,4 +1,4 @@
-"""Tables generated from theorykit objects: the compressor catalog and verdicts.
+"""Tables generated from theorykit objects: the Table type and the verdict tables.
 
 A :class:`Table` holds Markdown cells (math as ``$...$``). It displays as Markdown in
 Jupyter and in the book (``_repr_markdown_``), prints as plain text and converts to a
@@ -16,8 +16,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import sympy as sp
 
 from theorykit.check.claim import PROVENANCE_TEXT, Claim, RunContext, Status, Verdict
 from theorykit.check.ledger import mutant_summary
@@ -145,7 +143,8 @@ def md_code(s: Any) -> str:
 
 
 # ----------------------------------------------------------------------------- verdicts
-def _fmt(v: Any) -> str:
+def md_value(v: Any) -> str:
+    """A number, flag or text as a Markdown cell (floats to 4 significant digits)."""
     if v is None:
         return "–"
     if isinstance(v, bool):
@@ -173,19 +172,19 @@ def verdict_cells(v: Verdict, claims: Mapping[str, Claim] | None = None) -> list
     claims = claims or {}
     interval = (f"[{v.interval[0]:.4g}, {v.interval[1]:.4g}]" if v.interval is not None
                 else "–")
-    measured = _fmt(v.measured)
+    measured = md_value(v.measured)
     if v.status == Status.ERROR:
         measured = "error: " + md_text(str(v.details.get("error", "error"))[:100])
     seed = v.seed if v.seed is not None else v.provenance.get("seed")
     return [
         md_code(v.claim_id),
         _source_cell(v, claims),
-        _fmt(v.predicted),
+        md_value(v.predicted),
         measured,
         md_text(interval),
         md_text(v.tolerance) if v.tolerance else "–",
-        _fmt(v.sample_size),
-        _fmt(seed),
+        md_value(v.sample_size),
+        md_value(seed),
         mutant_summary(v),
         status_text(v),
     ]
@@ -206,7 +205,7 @@ def mutant_table(verdicts: Iterable[Verdict], *, caption: str = "") -> Table:
     for v in verdicts:
         for m in v.mutants or []:
             rows.append([md_code(v.claim_id), md_code(m["name"]), md_text(m["description"]),
-                         _fmt(m.get("predicted")), _fmt(m.get("measured")),
+                         md_value(m.get("predicted")), md_value(m.get("measured")),
                          MUTANT_MARK.get(m["status"], m["status"])])
     killed = sum(r[-1] == MUTANT_MARK["killed"] for r in rows)
     notes = [f"{killed} of {len(rows)} mutants killed (the same check said *contradicted*)."]
@@ -352,125 +351,6 @@ def load_verdicts(path: str | Path) -> tuple[dict[str, Any], list[Verdict]]:
     return meta, verdicts
 
 
-# ----------------------------------------------------------------------------- catalog
-def _interval_latex(p: Any) -> str:
-    lo = "-\\infty" if p.minimum is None else sp.latex(sp.nsimplify(p.minimum))
-    hi = "\\infty" if p.maximum is None else sp.latex(sp.nsimplify(p.maximum))
-    left = "[" if p.minimum is not None and p.minimum_inclusive else "("
-    right = "]" if p.maximum is not None and p.maximum_inclusive else ")"
-    return f"{left}{lo}, {hi}{right}"
-
-
-def param_cell(p: Any) -> str:
-    """One parameter as Markdown: symbol, domain, type and default."""
-    kind = getattr(p.kind, "__name__", str(p.kind))
-    if p.kind not in (int, float):  # e.g. a level grid: not a scalar symbol
-        dom = f"{md_code(p.name)} ({md_text(kind)})"
-        if p.default is not None:
-            dom += f", default {md_text(p.default)}"
-        return dom
-    sym = sp.latex(p.symbol())
-    if p.minimum is None and p.maximum is None:
-        dom = f"${sym}$ ({md_text(kind)})"
-    elif p.kind is int:
-        dom = f"${sym} \\in \\mathbb{{Z}} \\cap {_interval_latex(p)}$"
-    else:
-        dom = f"${sym} \\in {_interval_latex(p)}$"
-    if p.default is not None:
-        dom += f", default {md_text(p.default)}"
-    return dom
-
-
-def class_cell(c: Any) -> str:
-    """One class membership in LaTeX (sign-type with its reason)."""
-    from theorykit.compressors.classes import SignType
-
-    if isinstance(c, SignType):
-        return f"sign-type ({md_text(c.reason)})"
-    return f"${c.latex()}$"
-
-
-def symbolic_instance(cls: type) -> Any:
-    """An instance of a spec class for reading its symbolic face (no parameter values, no
-    ``d``): :func:`theorykit.compressors.algebra.symbolic_spec` with nothing given."""
-    from theorykit.compressors.algebra import symbolic_spec
-
-    return symbolic_spec(cls)
-
-
-def catalog_rows() -> list[dict[str, Any]]:
-    """The catalog as data: one dict per compressor with ``name``, ``title``,
-    ``reference``, ``randomized``, ``params`` (Markdown cells), ``classes`` (LaTeX),
-    ``bits`` (LaTeX) and ``error`` (why the symbolic face could not be read, else None)."""
-    from theorykit.compressors import catalog
-
-    rows = []
-    for name, cls in catalog().items():
-        row: dict[str, Any] = {
-            "name": name, "title": getattr(cls, "title", ""),
-            "reference": getattr(cls, "reference", ""),
-            "randomized": getattr(cls, "randomized", True),
-            "params": [param_cell(p) for p in getattr(cls, "params", ())],
-            "classes": [], "bits": None, "error": None,
-        }
-        try:
-            spec = symbolic_instance(cls)
-            row["classes"] = [class_cell(c) for c in spec.classes()]
-            row["bits"] = sp.latex(sp.sympify(spec.bits()))
-        except Exception as exc:  # shown in the table, not hidden
-            try:
-                cls()
-                row["error"] = f"{type(exc).__name__}: {exc}"
-            except Exception as first:  # the constructor names what is missing
-                row["error"] = f"needs parameter values: {first}"
-        rows.append(row)
-    return rows
-
-
-def catalog_table(*, caption: str = "") -> Table:
-    """The compressor catalog as a :class:`Table`: name, parameters, class memberships
-    with their constants (LaTeX, as SymPy expressions of the parameters and $d$) and bits
-    per message as a formula of $d$. Generated from the registered specs."""
-    rows = []
-    for r in catalog_rows():
-        name = md_code(r["name"]) + (f" {md_text(r['title'])}" if r["title"] else "")
-        params = "; ".join(r["params"]) if r["params"] else "–"
-        if r["error"]:
-            classes = "symbolic face unavailable — " + md_text(r["error"])
-            bits = "–"
-        else:
-            classes = ", ".join(r["classes"]) if r["classes"] else \
-                "none claimed (no class holds for every $x$)"
-            bits = f"${r['bits']}$"
-        rows.append([name, params, classes, bits])
-    return Table(["compressor", "parameters", "classes (constants)", "bits per message"],
-                 rows, caption=caption)
-
-
-# ----------------------------------------------------------------------------- certification
-def certification_table(report: Any, *, caption: str | None = None) -> Table:
-    """A :class:`~theorykit.compressors.certify.CertificationReport` as a table: one row
-    per claimed constant with its formula, claimed value, the worst (d, input), the implied
-    constant there ± SE, the tightness, the sample size and the verdict; the decision rule
-    (``report.rule()``) is the table's note."""
-    rows = []
-    for c in report.constants:
-        est = "–" if c.estimate is None else f"{c.estimate:.4g} ± {(c.se or 0):.2g}"
-        where = "–" if c.worst_input is None else f"{md_code(c.worst_input)}, d={c.worst_d}"
-        rows.append([
-            md_code(c.key), md_code(c.formula) if c.formula else "–", _fmt(c.claimed), where,
-            est, _fmt(c.tightness), _fmt(c.n),
-            STATUS_MARK.get(c.status, c.status) + (f" ({md_text(c.note)})" if c.note else ""),
-        ])
-    vals = ", ".join(f"{k}={v}" for k, v in report.values.items()) or "no parameters"
-    cap = caption if caption is not None else (
-        f"Certification of {report.compressor} ({vals}; d in {report.dims}; "
-        f"{report.n_samples} samples; seed {report.seed}): {report.status.value}")
-    return Table(["constant", "formula", "claimed", "worst input", "implied ± SE",
-                  "tightness", "n", "verdict"], rows, caption=md_text(cap),
-                 notes=["Rule: " + md_text(report.rule()) + "."])
-
-
 # ----------------------------------------------------------------------------- chapter overview
 def verdict_paper(v: Verdict, claims: Mapping[str, Claim] | None = None) -> str:
     """The paper a verdict's claim comes from: the claim's ``source.paper`` when the claim
@@ -526,7 +406,7 @@ def claims_overview(verdicts: Iterable[Verdict],
     for v in vs:
         c = by_id.get(v.claim_id)
         row = [md_code(v.claim_id), md_text(c.title) if c is not None else "–",
-               _fmt(_short(v.predicted)), _fmt(_short(v.measured))]
+               md_value(_short(v.predicted)), md_value(_short(v.measured))]
         if with_mutants:
             row.append(mutant_summary(v))
         rows.append([*row, status_text(v)])
