@@ -28,7 +28,7 @@ gradients.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,7 @@ import torch
 
 from theorykit.check import stats
 from theorykit.check.claim import RunContext, Source, Status, Verdict
-from theorykit.check.mutants import factor_mutants, mutant
+from theorykit.check.mutants import Mutant, factor_mutants, mutant
 from theorykit.check.registry import claim
 
 PREFIX = "methods"
@@ -49,6 +49,18 @@ DIANA_SRC = Source("Mishchenko, Gorbunov, Takáč, Richtárik, arXiv:1901.09269 
 EF21_SRC = Source("Richtárik, Sokolov, Fatkhullin, NeurIPS 2021, Theorem 2 (recalled)",
                   "EF21 converges linearly with contractive compressors; DCGD does not",
                   "paper-recalled")
+
+
+def _claim(name: str, method: str, title: str, source: Source, *mutants: Mutant
+           ) -> Callable[[Callable[[RunContext], Verdict]], Callable[[RunContext], Verdict]]:
+    """Register a claim of this module: id ``methods.<name>``, tagged with the method."""
+    return claim(f"{PREFIX}.{name}", title, source, tags=("methods", method, "issue11"),
+                 mutants=mutants)
+
+
+def _verdict(name: str, ok: bool, **fields: Any) -> Verdict:
+    """The verdict of the claim ``methods.<name>``: all its checks pass (``ok``) or not."""
+    return Verdict(f"{PREFIX}.{name}", Status.HOLDS if ok else Status.CONTRADICTED, **fields)
 
 
 def _problem() -> Any:
@@ -73,18 +85,13 @@ def _dcsgd_floor(p: Any, omega: float, eta: float, tail: range) -> float:
     return float(np.mean(gaps))
 
 
-@claim(
-    f"{PREFIX}.diana_exact_vs_dcsgd_floor",
-    "DIANA with an unbiased compressor reaches the exact optimum of heterogeneous "
-    "quadratics where DCSGD stalls at its derived floor",
-    DIANA_SRC,
-    tags=("methods", "diana", "issue11"),
-    mutants=(mutant("diana_has_dcsgd_floor", "DIANA stalls at DCSGD's floor",
-                    diana_floor=True),
-             *factor_mutants("floor_const", "DCSGD's floor"),
-             mutant("floor_without_heterogeneity", "DCSGD floor without the H = sum h_i "
-                    "h_i^T term (no floor)", drop_h=True)),
-)
+@_claim("diana_exact_vs_dcsgd_floor", "diana",
+        "DIANA with an unbiased compressor reaches the exact optimum of heterogeneous "
+        "quadratics where DCSGD stalls at its derived floor", DIANA_SRC,
+        mutant("diana_has_dcsgd_floor", "DIANA stalls at DCSGD's floor", diana_floor=True),
+        *factor_mutants("floor_const", "DCSGD's floor"),
+        mutant("floor_without_heterogeneity", "DCSGD floor without the H = sum h_i h_i^T "
+               "term (no floor)", drop_h=True))
 def diana_floor_claim(ctx: RunContext) -> Verdict:
     """R replicas from x_0 = x*, K steps, η = 0.1, Bernoulli p = 1/2 (ω = 1); DCSGD: the
     per-replica average gap over steps K/2..K against the exact floor (z-test, 3 SE);
@@ -121,8 +128,8 @@ def diana_floor_claim(ctx: RunContext) -> Verdict:
     else:
         ok_di = m["diana_diverged"] is None and diana_gap <= 1e-12 * exact_floor
     ok = ok_dc and ok_di
-    return Verdict(
-        f"{PREFIX}.diana_exact_vs_dcsgd_floor", Status.HOLDS if ok else Status.CONTRADICTED,
+    return _verdict(
+        "diana_exact_vs_dcsgd_floor", ok,
         predicted=f"DCSGD floor {floor:.5g}; DIANA gap "
                   f"{'= floor' if th.flag('diana_floor') else '-> 0'}",
         measured=f"DCSGD tail gap {est.mean:.5g} ± {est.se:.2g} (z = {z:.2f}); DIANA gap "
@@ -145,17 +152,13 @@ SHIFT_FACTORS = (0.5, 1.0, 1.5, 2.5)
 past the derived stability limit 2/(1+ω)."""
 
 
-@claim(
-    f"{PREFIX}.diana_shift_stability",
-    "DIANA's shift error contracts by rho(a) = 1 - 2a + a^2 (1 + omega) per step: stable "
-    "iff a < 2/(1 + omega)",
-    DIANA_SRC,
-    tags=("methods", "diana", "issue11"),
-    mutants=(mutant("shift_step_x2", "the contraction and limit with the shift step a x2 "
-                    "(stable iff a < 1/(1 + omega))", shift_factor=2.0),
-             mutant("no_compression_variance", "rho(a) = (1 - a)^2 (the omega term "
-                    "dropped: stable up to a = 2)", drop_omega=True)),
-)
+@_claim("diana_shift_stability", "diana",
+        "DIANA's shift error contracts by rho(a) = 1 - 2a + a^2 (1 + omega) per step: "
+        "stable iff a < 2/(1 + omega)", DIANA_SRC,
+        mutant("shift_step_x2", "the contraction and limit with the shift step a x2 "
+               "(stable iff a < 1/(1 + omega))", shift_factor=2.0),
+        mutant("no_compression_variance", "rho(a) = (1 - a)^2 (the omega term dropped: "
+               "stable up to a = 2)", drop_omega=True))
 def diana_shift_claim(ctx: RunContext) -> Verdict:
     """At x = x* (fixed exact gradients), R replicas, K = 8 worker steps, rand-k with
     k = 1 of d = 4 (ω = 3): the mean over replicas and workers of ||e_K||²/||e_0||² against
@@ -197,8 +200,8 @@ def diana_shift_claim(ctx: RunContext) -> Verdict:
         rows.append({"a": f / (1 + omega), "rho": rho, "predicted": pred,
                      "measured": est.mean, "se": est.se, "z": z})
     worst = max(rows, key=lambda r: abs(r["z"]))
-    return Verdict(
-        f"{PREFIX}.diana_shift_stability", Status.HOLDS if ok else Status.CONTRADICTED,
+    return _verdict(
+        "diana_shift_stability", ok,
         predicted=", ".join(f"a={r['a']:.3g}: {r['predicted']:.4g}" for r in rows),
         measured=", ".join(f"{r['measured']:.4g}±{r['se']:.2g}" for r in rows),
         tolerance=f"|z| <= {zc:.2f} (Bonferroni over {len(rows)}) and stability agrees",
@@ -206,17 +209,11 @@ def diana_shift_claim(ctx: RunContext) -> Verdict:
         details={"rows": rows, "worst_z": worst["z"]})
 
 
-@claim(
-    f"{PREFIX}.ef21_exact_vs_dcgd_floor",
-    "EF21 with top-1 reaches the exact optimum of heterogeneous quadratics at its theorem "
-    "step; DCGD with the same compressor and step stalls",
-    EF21_SRC,
-    tags=("methods", "ef21", "issue11"),
-    mutants=(mutant("ef21_has_dcgd_floor", "EF21 stalls like DCGD (gap > 1e-6)",
-                    ef21_floor=True),
-             mutant("dcgd_exact", "DCGD with top-1 also reaches x* (no floor)",
-                    dcgd_exact=True)),
-)
+@_claim("ef21_exact_vs_dcgd_floor", "ef21",
+        "EF21 with top-1 reaches the exact optimum of heterogeneous quadratics at its "
+        "theorem step; DCGD with the same compressor and step stalls", EF21_SRC,
+        mutant("ef21_has_dcgd_floor", "EF21 stalls like DCGD (gap > 1e-6)", ef21_floor=True),
+        mutant("dcgd_exact", "DCGD with top-1 also reaches x* (no floor)", dcgd_exact=True))
 def ef21_floor_claim(ctx: RunContext) -> Verdict:
     """Deterministic (top-1, exact gradients, x_0 = (1, ..., 1)), K steps at EF21's
     theorem step γ = min{1/(L + L̃ sqrt(2β/θ)), θ/(2μ)} (θ = 1 - sqrt(1 - α), β = (1 -
@@ -224,13 +221,10 @@ def ef21_floor_claim(ctx: RunContext) -> Verdict:
     from theorykit.compressors.registry import make
     from theorykit.methods import DCSGD, EF21
     from theorykit.methods.biased import run
+    from theorykit.rules.ef_bound import ef21_step
 
     p = _problem()
-    alpha = 1 / DIM
-    theta = 1 - math.sqrt(1 - alpha)
-    beta = (1 - alpha) / theta
-    lt = math.sqrt(float(np.mean(np.square(p.L_i))))
-    gamma = min(1 / (p.L + lt * math.sqrt(2 * beta / theta)), theta / (2 * p.mu))
+    gamma, _ = ef21_step(p, 1 / DIM)
     K = ctx.pick(3000, 6000)
 
     def measure() -> dict[str, float]:
@@ -247,8 +241,8 @@ def ef21_floor_claim(ctx: RunContext) -> Verdict:
     ok_ef21 = m["EF21"] > 1e-6 if th.flag("ef21_floor") else m["EF21"] < 1e-20
     ok_dcgd = m["DCGD"] < 1e-20 if th.flag("dcgd_exact") else m["DCGD"] > 1e-6
     ok = ok_ef21 and ok_dcgd
-    return Verdict(
-        f"{PREFIX}.ef21_exact_vs_dcgd_floor", Status.HOLDS if ok else Status.CONTRADICTED,
+    return _verdict(
+        "ef21_exact_vs_dcgd_floor", ok,
         predicted=f"EF21 gap {'> 1e-6' if th.flag('ef21_floor') else '< 1e-20'}, DCGD gap "
                   f"{'< 1e-20' if th.flag('dcgd_exact') else '> 1e-6'} after {K} steps",
         measured=f"EF21 {m['EF21']:.3g}, DCGD {m['DCGD']:.3g}",

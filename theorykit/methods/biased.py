@@ -159,6 +159,15 @@ class _Optax:
     workers' state dict with the server's under ``"server"``."""
 
     method: Method
+    compressor: CompressorSpec | Sequence[CompressorSpec]
+
+    def __post_init__(self) -> None:
+        _check_comp(self.compressor)
+        self.method = self._build()
+
+    def _build(self) -> Method:
+        """The registered method this view drives (set as ``self.method``)."""
+        raise NotImplementedError
 
     def init(self, grads0: Tensor, generator: torch.Generator | None = None) -> dict:
         return {**(self.method.init_worker(grads0, generator) or {}), "server": None}
@@ -180,9 +189,8 @@ class DCGD(_Optax):
     compressor: CompressorSpec | Sequence[CompressorSpec]
     name: str = "DCGD"
 
-    def __post_init__(self) -> None:
-        _check_comp(self.compressor)
-        self.method = DCSGD(self.compressor)
+    def _build(self) -> Method:
+        return DCSGD(self.compressor)
 
 
 @dataclass
@@ -193,9 +201,8 @@ class EF(_Optax):
     compressor: CompressorSpec
     name: str = "EF"
 
-    def __post_init__(self) -> None:
-        _check_comp(self.compressor)
-        self.method = EFMethod(self.compressor)
+    def _build(self) -> Method:
+        return EFMethod(self.compressor)
 
 
 @dataclass
@@ -207,9 +214,8 @@ class EF21(_Optax):
     init_mode: Literal["full", "compressed"] = "full"
     name: str = "EF21"
 
-    def __post_init__(self) -> None:
-        _check_comp(self.compressor)
-        self.method = EF21Method(self.compressor, self.init_mode)
+    def _build(self) -> Method:
+        return EF21Method(self.compressor, self.init_mode)
 
 
 METHODS: dict[str, type] = {"dcgd": DCGD, "ef": EF, "ef21": EF21}

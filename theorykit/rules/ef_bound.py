@@ -115,6 +115,21 @@ def stich_step(K_: int, *, mu: float, d0: float, r0: float, c: float) -> float:
     return min(1.0 / d0, math.log(max(2.0, mu**2 * r0 * K_**2 / c)) / (mu * K_))
 
 
+def ef21_step(problem: Any, alpha: float) -> tuple[float, float]:
+    """EF21's step for PL functions, γ = min{1/(L + L̃ sqrt(2β/θ)), θ/(2μ)} with
+    θ = 1 - sqrt(1 - α), β = (1 - α)/(1 - sqrt(1 - α)) and L̃² = mean L_i² (Richtárik,
+    Sokolov, Fatkhullin, NeurIPS 2021, Theorem 2 [paper-recalled]), for a compressor in
+    B3 with α = 1/δ. ``problem`` has the attributes ``L``, ``mu`` and ``L_i`` of
+    :class:`theorykit.methods.biased.LocalQuadratics`; returns (γ, θ)."""
+    if not 0 < alpha <= 1:
+        raise InputError(f"alpha must be in (0, 1], got {alpha}")
+    theta = 1 - math.sqrt(1 - alpha)
+    beta = (1 - alpha) / theta
+    lt = math.sqrt(float(np.mean(np.square(problem.L_i))))
+    return min(1 / (problem.L + lt * math.sqrt(2 * beta / theta)),
+               theta / (2 * problem.mu)), theta
+
+
 def constant_step_floor() -> sp.Expr:
     """Derive the constant-step floor: the fixed point of r = (1 - aη) r + c η² is
     r* = cη/a; in function values the floor is c_3 η (C + c_4 δ D) (``a``, ``b`` of the
