@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import derivations.compagnoni2025_l0l1  # noqa: F401 - registers the claims
+# the two modules register the claims
+import derivations.compagnoni2025_l0l1
+import derivations.compagnoni2025_l0l1_schedules  # noqa: F401
 from theorykit.check.claim import RunContext, Status
 from theorykit.check.ledger import run_claim
 from theorykit.check.registry import get
-from theorykit.rules.l0l1 import SYM, degree_of_normalization, descent_inequality
+from theorykit.rules.l0l1_descent import SYM, degree_of_normalization, descent_inequality
 
 
 def _run(cid: str):

@@ -1,5 +1,6 @@
 """(L0, L1)-smoothness: checker, descent inequality, schedule condition, normalization
-(theorykit.rules.l0l1; Compagnoni et al., arXiv 2506.00181, forms derived)."""
+(theorykit.rules.l0l1, guarded runs in theorykit.run.guarded; Compagnoni et al.,
+arXiv 2506.00181, forms derived)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,13 @@ from theorykit.rules.l0l1 import (
     dcsgd_sigma,
     degree_of_normalization,
     descent_inequality,
-    discrete_step,
     dynkin_check,
     generator,
-    guarded_run,
     normalized_schedule,
     sign_noise_bound,
     smallest_l0,
 )
+from theorykit.run.guarded import discrete_step, guarded_run
 from theorykit.schedules import GradientNormalized, PolynomialDecay
 from theorykit.sde import derive
 

@@ -50,6 +50,26 @@ Python name                 printed / assumed   meaning                paper (re
                                                 (s + 1 levels)
 ``C_Q``                     c_Q, > 0            cell-variance constant yan2024
 ``GRAD_COORD``              g, real             a gradient coordinate  yan2024
+``SCHEDULE``                eta(t), > 0         schedule η(t) of the   compagnoni2025l0l1
+                                                base rate η
+``SCHEDULE_BASE``           hat eta(t), > 0     base schedule of a     compagnoni2025l0l1
+                                                normalized schedule
+``GRAD_NORM``               G, >= 0             ‖∇f(x)‖ (the same      compagnoni2025l0l1
+                                                SymPy object as
+                                                GRAD_SQ)
+``L0_SMOOTH``               L_0, >= 0           (L0, L1)-smoothness    compagnoni2025l0l1
+                                                constant L0
+``L1_SMOOTH``               L_1, >= 0           (L0, L1)-smoothness    compagnoni2025l0l1
+                                                constant L1
+``SIGMA0_AFFINE``           sigma_0, >= 0       affine variance σ0     compagnoni2025l0l1
+``SIGMA1_AFFINE``           sigma_1, >= 0       affine variance σ1     compagnoni2025l0l1
+``DESCENT_KEPT``            theta, > 0          fraction θ of the      compagnoni2025l0l1
+                                                descent kept
+``TRACE_H_SIGMA``           tr(HΣ), real        Itô term tr(∇²f Σ)     compagnoni2025l0l1
+``NORM_C0``                 c_0, > 0            offset c0 of the       compagnoni2025l0l1
+                                                normalized schedule
+``NORM_C1``                 c_1, >= 0           degree of              compagnoni2025l0l1
+                                                normalization c1
 ==========================  ==================  =====================  =======================
 """
 
@@ -66,22 +86,33 @@ __all__ = [
     "C_Q",
     "DELTA_0",
     "DELTA_B3",
+    "DESCENT_KEPT",
     "DIM",
     "ETA",
     "GAMMA_B2",
     "GRAD_COORD",
+    "GRAD_NORM",
     "GRAD_SQ",
+    "L0_SMOOTH",
+    "L1_SMOOTH",
     "LEVELS",
     "LR_FACTOR",
     "L_SMOOTH",
     "MU",
+    "NORM_C0",
+    "NORM_C1",
     "NU",
     "N_WORKERS",
     "OMEGA",
     "OMEGA_NEW",
+    "SCHEDULE",
+    "SCHEDULE_BASE",
+    "SIGMA0_AFFINE",
+    "SIGMA1_AFFINE",
     "SIGMA_H",
     "SIGMA_OMEGA2",
     "TIME",
+    "TRACE_H_SIGMA",
     "TRUNCATION",
     "WORKER_FACTOR",
 ]
@@ -145,3 +176,33 @@ LEVELS = sp.Symbol("s", positive=True)
 """The number of quantization intervals s (``s + 1`` levels)."""
 C_Q = sp.Symbol("c_Q", positive=True)
 """The cell-variance constant c_Q (1/4 worst case, 1/6 high-resolution average)."""
+
+# --------------------------------------------------------------------------- (L0, L1)-smoothness
+# Compagnoni, Islamov, Orvieto & Gorbunov, *On the Interaction of Noise, Compression Role, and
+# Adaptivity under (L0, L1)-Smoothness: An SDE-based Approach*, arXiv 2506.00181 (2025)
+# (references key compagnoni2025l0l1): the symbols of the descent inequality and of the
+# normalized schedule that theorykit.rules.l0l1 derives. The schedules print in LaTeX.
+SCHEDULE = sp.Symbol(r"\eta(t)", positive=True)
+"""The learning-rate schedule η(t) multiplying the base rate η (``dX = -η(t)∇f dt + ...``)."""
+SCHEDULE_BASE = sp.Symbol(r"\hat\eta(t)", positive=True)
+"""The base schedule η̂(t) <= 1 of a normalized schedule η(t) = η̂(t)/(c0 + c1‖∇f‖)."""
+GRAD_NORM = sp.Symbol("G", nonnegative=True)
+"""The gradient norm G = ‖∇f(x)‖. It prints as ``G`` with the assumptions of
+:data:`GRAD_SQ` (‖∇f‖²), so the two are equal SymPy objects: never mixed in one expression."""
+L0_SMOOTH = sp.Symbol("L_0", nonnegative=True)
+"""Constant L0 of (L0, L1)-smoothness ‖∇²f‖ <= L0 + L1‖∇f‖ (Zhang, He, Sra & Jadbabaie,
+ICLR 2020, Def. 1)."""
+L1_SMOOTH = sp.Symbol("L_1", nonnegative=True)
+"""Constant L1 of (L0, L1)-smoothness ‖∇²f‖ <= L0 + L1‖∇f‖."""
+SIGMA0_AFFINE = sp.Symbol("sigma_0", nonnegative=True)
+"""σ0 of the affine-variance noise bound tr Σ_i/B <= σ0² + σ1²‖∇f‖²."""
+SIGMA1_AFFINE = sp.Symbol("sigma_1", nonnegative=True)
+"""σ1 of the affine-variance noise bound tr Σ_i/B <= σ0² + σ1²‖∇f‖²."""
+DESCENT_KEPT = sp.Symbol("theta", positive=True)
+"""The fraction θ of the descent η(t)G² that a schedule cap keeps (θ = 1/2 by default)."""
+TRACE_H_SIGMA = sp.Symbol(r"\mathrm{tr}(H\Sigma)", real=True)
+"""tr(∇²f Σ), the Itô term of the generator before it is bounded (prints in LaTeX)."""
+NORM_C0 = sp.Symbol("c_0", positive=True)
+"""Offset c0 of the normalized schedule η̂(t)/(c0 + c1‖∇f‖)."""
+NORM_C1 = sp.Symbol("c_1", nonnegative=True)
+"""Degree of normalization c1 of the normalized schedule η̂(t)/(c0 + c1‖∇f‖)."""
