@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from derivations._common import COMPAGNONI2025, one_thread
+from derivations._common import COMPAGNONI2025, one_thread, one_thread_claim
 from theorykit.check import stats
 from theorykit.check.claim import RunContext, Source, Status, Verdict
 from theorykit.check.mutants import Mutant, factor_mutants, mutant
@@ -232,17 +232,14 @@ MUTANTS["dsignsgd_t3"] = MUTANTS["dsignsgd_gaussian"]
 
 
 def _register(key: str) -> None:
-    def run(ctx: RunContext) -> Verdict:
-        with one_thread():
-            return scaling_run(key, ctx)
-
     muts = MUTANTS[key]
-    run.__doc__ = (SCENARIO_TEXT[key] + " Measured with the real discrete optimizer (the "
-                   "curve distance of theorykit.check.rule_check)." + _FAILS
-                   + "; ".join(f"{m.name} ({m.description})" for m in muts) + ".")
+    doc = (SCENARIO_TEXT[key] + " Measured with the real discrete optimizer (the "
+           "curve distance of theorykit.check.rule_check)." + _FAILS
+           + "; ".join(f"{m.name} ({m.description})" for m in muts) + ".")
     src = SRC_SIGN if key.startswith("dsignsgd") else SRC_DERIVED
     claim(f"{PREFIX}.{key}", f"Scaling rule: {SCENARIO_TEXT[key].split(':')[0]}", src,
-          tags=("scaling", "issue4", "issue10"), mutants=muts)(run)
+          tags=("scaling", "issue4", "issue10"), mutants=muts)(
+        one_thread_claim(scaling_run, key, doc=doc))
 
 
 for _k in SCENARIO_TEXT:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-import derivations.compagnoni2025_resilience  # noqa: F401  (registers the claims)
+import derivations.compagnoni2025_resilience
+import derivations.compagnoni2025_resilience_heavy_tails
+import derivations.compagnoni2025_resilience_stability  # noqa: F401  (registers the claims)
 from theorykit.check import RunContext
 from theorykit.check.claim import Status
 from theorykit.check.ledger import run_claim
