@@ -52,7 +52,8 @@ def test_latex_closed_form(capsys) -> None:
 
 
 @pytest.mark.parametrize("argv,match", [
-    (("--density", "cauchy", "--levels", "3"), "unknown density"),
+    (("--density", "cauchy", "--levels", "3"), "need nu > 2"),
+    (("--density", "nosuch", "--levels", "3"), "unknown density"),
     (("--density", "student_t", "-p", "nu=2", "--levels", "3"), "need nu > 2"),
     (("--density", "pareto", "-p", "rho=2.5", "--levels", "3"), "need rho > 3"),
     (("--density", "laplace", "--levels", "0"), "must be >= 1"),

@@ -194,7 +194,8 @@ def test_levels_and_bits() -> None:
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda: q.density("cauchy"), "unknown density"),
+    (lambda: q.density("cauchy"), "nu > 2"),  # the law registry's Student-t, nu = 1
+    (lambda: q.density("nosuch"), "unknown density"),
     (lambda: q.density("student_t", nu=2), "nu > 2"),
     (lambda: q.density("pareto", rho=3), "rho > 3"),
     (lambda: q.density("laplace", gamma=-1), "gamma"),

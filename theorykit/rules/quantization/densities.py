@@ -14,6 +14,7 @@ import sympy as sp
 from theorykit.compressors.base import Param
 from theorykit.distributions import SymmetricLaw
 from theorykit.distributions import make as make_law
+from theorykit.distributions.registry import REGISTRY as LAWS
 from theorykit.errors import InputError
 from theorykit.symbols import GRAD_COORD as G
 
@@ -235,20 +236,21 @@ student_t(nu, scale), pareto(rho, g_m), custom(pdf). Any other law of
 :mod:`theorykit.distributions` (``uniform``, ``lomax``, a user's ``module:Object``) is
 used through :meth:`Density.from_law` with the law's own parameters."""
 
-_ALIASES = {"normal": "gaussian", "student-t": "student_t", "t": "student_t",
-            "studentt": "student_t", "power": "pareto", "power-law": "pareto"}
-
 
 def density(name: str, **params: Any) -> Density:
-    """A catalog density by name with validated parameters (``InputError`` otherwise)."""
-    key = _ALIASES.get(name.lower(), name.lower())
+    """A density by name with validated parameters (``InputError`` otherwise). Names and
+    their alternative spellings (``normal``, ``t``, ``power-law``, ``cauchy``, ...) are those
+    of the law registry (:data:`theorykit.distributions.registry.ALIASES`): one list of
+    names. A name of :data:`DENSITIES` takes the quantization parametrisation; any other
+    law, or ``module:Object``, goes through :meth:`Density.from_law`."""
+    key = LAWS.key(name)
     if key not in DENSITIES:
-        from theorykit.distributions import catalog
-
-        if ":" in name or key in catalog():
-            return Density.from_law(make_law(name if ":" in name else key, **params))
-        known = sorted(set(DENSITIES) | set(catalog()))
+        if ":" in name or key in LAWS.catalog():
+            return Density.from_law(make_law(name, **params))
+        known = sorted(set(DENSITIES) | set(LAWS.catalog()))
         raise InputError(f"unknown density {name!r}; known: {', '.join(known)}")
+    if name.lower() == "cauchy":  # the law registry's make: Student-t with nu = 1
+        params.setdefault("nu", 1.0)
     import inspect
 
     known = set(inspect.signature(DENSITIES[key]).parameters)
