@@ -51,6 +51,18 @@ class Inequality:
         )
 
 
+def _bound(label: str, stat: Statistic, sense: Literal["le", "ge"], rhs: sp.Expr,
+           text: str) -> Inequality:
+    """``E[stat] (<= | >=) rhs``: one statistic against its constant."""
+    return Inequality(label, {stat: sp.Integer(1)}, sense, sp.sympify(rhs), text)
+
+
+def _beta_bound(beta: sp.Expr) -> Inequality:
+    """``E||C(x)||^2 <= beta <E C(x), x>``, the upper inequality of both B1 and B2."""
+    return Inequality("beta", {"sq": sp.Integer(1), "inner": -sp.sympify(beta)}, "le",
+                      sp.Integer(0), "E||C(x)||^2 <= beta <E C(x), x>")
+
+
 @dataclass(frozen=True)
 class CompressorClass(abc.ABC):
     """A class membership with its constants as SymPy expressions."""
@@ -92,15 +104,7 @@ class Unbiased(CompressorClass):
     requires_unbiased: ClassVar[bool] = True
 
     def inequalities(self) -> tuple[Inequality, ...]:
-        return (
-            Inequality(
-                "omega",
-                {"err": sp.Integer(1)},
-                "le",
-                sp.sympify(self.omega),
-                "E||C(x)-x||^2 <= omega ||x||^2",
-            ),
-        )
+        return (_bound("omega", "err", "le", self.omega, "E||C(x)-x||^2 <= omega ||x||^2"),)
 
 
 @dataclass(frozen=True)
@@ -113,16 +117,8 @@ class B1(CompressorClass):
     latex_name: ClassVar[str] = "B^1"
 
     def inequalities(self) -> tuple[Inequality, ...]:
-        return (
-            Inequality(
-                "alpha", {"sq": sp.Integer(1)}, "ge", sp.sympify(self.alpha),
-                "E||C(x)||^2 >= alpha ||x||^2",
-            ),
-            Inequality(
-                "beta", {"sq": sp.Integer(1), "inner": -sp.sympify(self.beta)}, "le",
-                sp.Integer(0), "E||C(x)||^2 <= beta <E C(x), x>",
-            ),
-        )
+        return (_bound("alpha", "sq", "ge", self.alpha, "E||C(x)||^2 >= alpha ||x||^2"),
+                _beta_bound(self.beta))
 
 
 @dataclass(frozen=True)
@@ -135,16 +131,8 @@ class B2(CompressorClass):
     latex_name: ClassVar[str] = "B^2"
 
     def inequalities(self) -> tuple[Inequality, ...]:
-        return (
-            Inequality(
-                "gamma", {"inner": sp.Integer(1)}, "ge", sp.sympify(self.gamma),
-                "<E C(x), x> >= gamma ||x||^2",
-            ),
-            Inequality(
-                "beta", {"sq": sp.Integer(1), "inner": -sp.sympify(self.beta)}, "le",
-                sp.Integer(0), "E||C(x)||^2 <= beta <E C(x), x>",
-            ),
-        )
+        return (_bound("gamma", "inner", "ge", self.gamma, "<E C(x), x> >= gamma ||x||^2"),
+                _beta_bound(self.beta))
 
 
 @dataclass(frozen=True)
@@ -156,12 +144,8 @@ class B3(CompressorClass):
     latex_name: ClassVar[str] = "B^3"
 
     def inequalities(self) -> tuple[Inequality, ...]:
-        return (
-            Inequality(
-                "delta", {"err": sp.Integer(1)}, "le", 1 - 1 / sp.sympify(self.delta),
-                "E||C(x)-x||^2 <= (1 - 1/delta) ||x||^2",
-            ),
-        )
+        return (_bound("delta", "err", "le", 1 - 1 / sp.sympify(self.delta),
+                       "E||C(x)-x||^2 <= (1 - 1/delta) ||x||^2"),)
 
 
 @dataclass(frozen=True)

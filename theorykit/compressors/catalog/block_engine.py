@@ -38,7 +38,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from theorykit.compressors.base import CompressorSpec, PackedField, Payload
+from theorykit.compressors.base import CompressorSpec, PackedField, Param, Payload
 from theorykit.compressors.bitpack import (
     pack_codes,
     pack_sign_plane,
@@ -56,6 +56,10 @@ single-threaded meanwhile, see :func:`_run_parallel`)."""
 
 _MAX_LEVELS = 1 << 20
 """Upper bound on the number of intervals ``s`` (codes of at most 21 bits)."""
+INTERVALS = Param("s", int, "number of quantization intervals (s + 1 levels)", minimum=1,
+                  maximum=_MAX_LEVELS)
+"""The parameter ``s`` of the uniform-grid quantizers (QSGD on ``[0, 1]``, truncated uniform
+on ``[-tau, tau]``): ``s`` intervals, ``s + 1`` levels."""
 
 _SEGMENT = 1 << 20
 """Flat elements per segment on CPU: each segment has its own random stream and is encoded,

@@ -49,7 +49,7 @@ import torch
 
 from theorykit.compressors.base import D, Param, diagonal_matrix
 from theorykit.compressors.bitpack import bits_for
-from theorykit.compressors.catalog.block_engine import _MAX_LEVELS, _BlockQuantizer
+from theorykit.compressors.catalog.block_engine import INTERVALS, _BlockQuantizer
 from theorykit.compressors.catalog.fixed_point import (
     _R_ONE,
     _round_fixed,
@@ -126,10 +126,7 @@ class QSGD(_BlockQuantizer):
     title = "QSGD (standard dithering, s levels, l2 norm)"
     reference = ("Alistarh et al., QSGD, NeurIPS 2017, Lemma 3.1 (omega recalled); "
                  "covariance and sharper bound derived by theorykit")
-    params = (
-        Param("s", int, "number of quantization intervals of [0, 1] (levels 0, 1/s, ..., 1)",
-              minimum=1, maximum=_MAX_LEVELS),
-    )
+    params = (INTERVALS,)
     randomized = True
     _norm_order = 2.0
 

@@ -121,11 +121,14 @@ def derive_nearest_constants() -> dict[str, sp.Expr]:
 
 
 # =========================================================================== codec
+_TABLE_1 = "Beznosikov, Horváth, Richtárik, Safaryan, JMLR 2023, Table 1 (recalled)"
+"""Where both roundings are listed ("general unbiased / biased rounding")."""
+
+
 class _GridRounding(_BlockQuantizer):
     """Shared codec: sign plane + exponent codes on the float32 grid ``base^k``."""
 
     params = (_BASE,)
-    _stochastic = True
 
     def _validate(self) -> None:
         base = float(self["base"])
@@ -192,7 +195,7 @@ class _GridRounding(_BlockQuantizer):
         _sign_plane(xb, signs)
         if self._pow2:
             bits = xb.view(torch.int32) & 0x7FFFFFFF     # |x| bits
-            if self._stochastic:
+            if self.randomized:  # unbiased random rounding, else nearest
                 bits.add_(rnd.bitwise_right_shift_(1))  # carry iff R23 >= 2^23 - mantissa
             else:
                 bits.add_(1 << 22)                      # carry iff mantissa >= 2^22
@@ -203,7 +206,7 @@ class _GridRounding(_BlockQuantizer):
         t = torch.abs(xb)
         c, tab = self._general_cells(t)
         flat = t.reshape(-1)
-        if self._stochastic:
+        if self.randomized:
             lo = torch.index_select(tab, 0, c)
             hi = torch.index_select(tab, 0, c + 1)
             p = flat - lo
@@ -243,10 +246,8 @@ class UnbiasedRounding(_GridRounding):
 
     name = "unbiased_rounding"
     title = "Unbiased random rounding to the grid base^k"
-    reference = ("Beznosikov, Horváth, Richtárik, Safaryan, JMLR 2023, Table 1 (recalled); "
-                 "omega(base) derived by theorykit")
+    reference = f"{_TABLE_1}; omega(base) derived by theorykit"
     randomized = True
-    _stochastic = True
 
     def classes(self) -> tuple[CompressorClass, ...]:
         return (Unbiased(derive_unbiased_omega()),)
@@ -278,10 +279,8 @@ class NearestRounding(_GridRounding):
 
     name = "nearest_rounding"
     title = "Nearest (deterministic) rounding to the grid base^k"
-    reference = ("Beznosikov, Horváth, Richtárik, Safaryan, JMLR 2023, Table 1 (recalled); "
-                 "constants derived by theorykit")
+    reference = f"{_TABLE_1}; constants derived by theorykit"
     randomized = False
-    _stochastic = False
 
     def classes(self) -> tuple[CompressorClass, ...]:
         c = derive_nearest_constants()

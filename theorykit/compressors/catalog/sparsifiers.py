@@ -43,21 +43,14 @@ from theorykit.compressors.codec_utils import (
 from theorykit.compressors.registry import register
 from theorykit.errors import InputError
 
+_DERIVED_PER_DEFS = "constants derived, classes per Beznosikov et al., JMLR 2023, Defs. 1-3"
+"""Reference tail of the scaled (unbiased) sparsifiers."""
+_TABLE_1 = "Beznosikov et al., JMLR 2023, Table 1 (recalled); constants derived"
+"""Reference of the unscaled (biased) random sparsifiers."""
+
 K_PARAM = Param("k", int, "number of coordinates kept", minimum=1)
 P_PARAM = Param("p", float, "probability of keeping a coordinate", minimum=0,
                 minimum_inclusive=False, maximum=1)
-
-
-def _kept_fraction_classes(q: sp.Expr) -> tuple[CompressorClass, ...]:
-    """``B1(q, 1)``, ``B2(q, 1)``, ``B3(1/q)``: an unscaled sparsifier keeping each coordinate
-    with probability ``q`` (Beznosikov et al., JMLR 2023, Table 1 [recalled]; equalities)."""
-    return (B1(q, sp.Integer(1)), B2(q, sp.Integer(1)), B3(1 / q))
-
-
-def _scaled_classes(r: sp.Expr) -> tuple[CompressorClass, ...]:
-    """``U(r - 1)``, ``B1(r, r)``, ``B2(1, r)``: that sparsifier scaled by ``r = 1/q``
-    (unbiased; Beznosikov et al., JMLR 2023, Defs. 1-3 [derived])."""
-    return (Unbiased(r - 1), B1(r, r), B2(sp.Integer(1), r))
 
 
 def _cov_dim(spec: CompressorSpec, v: sp.Matrix) -> int:
@@ -67,18 +60,49 @@ def _cov_dim(spec: CompressorSpec, v: sp.Matrix) -> int:
     return v.rows
 
 
+class _Sparsifier(CompressorSpec):
+    """Shared part of the sparsifiers: a fraction ``q = kept_fraction()`` of the coordinates
+    is kept (each with probability ``q`` for the random ones; top-k keeps the ``k`` largest),
+    the kept values scaled by ``1/q`` when ``scaled``."""
+
+    scaled: ClassVar[bool] = False
+
+    def kept_fraction(self) -> sp.Expr:
+        """``q``: ``k/d`` or ``p``."""
+        raise NotImplementedError
+
+    def classes(self) -> tuple[CompressorClass, ...]:
+        """Unscaled: ``B1(q, 1)``, ``B2(q, 1)``, ``B3(1/q)`` (Beznosikov et al., JMLR 2023,
+        Table 1 [recalled]; equalities). Scaled by ``r = 1/q``: ``U(r - 1)``, ``B1(r, r)``,
+        ``B2(1, r)`` (unbiased; Beznosikov et al., JMLR 2023, Defs. 1-3 [derived])."""
+        q = self.kept_fraction()
+        if self.scaled:
+            r = 1 / q
+            return (Unbiased(r - 1), B1(r, r), B2(sp.Integer(1), r))
+        return (B1(q, sp.Integer(1)), B2(q, sp.Integer(1)), B3(1 / q))
+
+    def _float_rows(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` checked (last dimension, finite, floating point) and its ``(B, d)`` rows."""
+        x = self._prepare(x)
+        require_float(self.name, x)
+        return x, rows(x)
+
+
 # =========================================================================== index + values
-class _IndexSparsifier(CompressorSpec):
+class _IndexSparsifier(_Sparsifier):
     """Shared codec of the k-sparse compressors: ``k`` indices + ``k`` float32 values."""
 
     params = (K_PARAM,)
-    scaled: ClassVar[bool] = False
 
     def check_dim(self, d: int) -> None:
         super().check_dim(d)
         k = self.values.get("k")
         if k is not None and k > d:
             raise InputError(f"{self.name}: k={k} exceeds d={d}")
+
+    def kept_fraction(self) -> sp.Expr:
+        """``k/d`` (top-k keeps at least that fraction of the mass, see :class:`TopK`)."""
+        return self.sym("k") / D
 
     def bits(self) -> sp.Expr:
         return self.sym("k") * (32 + sp.ceiling(sp.log(D, 2)))
@@ -90,9 +114,7 @@ class _IndexSparsifier(CompressorSpec):
     def _sample(
         self, x: torch.Tensor, generator: torch.Generator | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self._prepare(x)
-        require_float(self.name, x)
-        x2 = rows(x)
+        x, x2 = self._float_rows(x)
         idx = self._indices(x2, generator)
         vals = x2.gather(1, idx)
         if self.scaled:
@@ -157,14 +179,8 @@ class RandK(_RandomSubset):
 
     name = "randk"
     title = "Rand-k (scaled by d/k, unbiased)"
-    reference = ("Stich, Cordonnier & Jaggi, NeurIPS 2018 (recalled); constants derived, "
-                 "classes per Beznosikov et al., JMLR 2023, Defs. 1-3")
+    reference = f"Stich, Cordonnier & Jaggi, NeurIPS 2018 (recalled); {_DERIVED_PER_DEFS}"
     scaled = True
-
-    def classes(self):
-        k = self.sym("k")
-        r = D / k
-        return _scaled_classes(r)
 
     def covariance(self, v: sp.Matrix) -> sp.Matrix:
         r"""Cov[C(v) | v] for a column vector ``v`` of length ``n`` (here ``d = n``).
@@ -194,12 +210,8 @@ class RandKUnscaled(_RandomSubset):
 
     name = "randk_unscaled"
     title = "Rand-k (unscaled, biased)"
-    reference = ("Beznosikov et al., JMLR 2023, Table 1 (recalled); constants derived")
+    reference = _TABLE_1
     scaled = False
-
-    def classes(self):
-        q = self.sym("k") / D
-        return _kept_fraction_classes(q)
 
     def covariance(self, v: sp.Matrix) -> sp.Matrix:
         r"""Cov[C(v)|v] (derived): diagonal :math:`v_i^2 \frac{k}{d}(1-\frac{k}{d})`,
@@ -231,10 +243,6 @@ class TopK(_IndexSparsifier):
     randomized = False
     scaled = False
 
-    def classes(self):
-        q = self.sym("k") / D
-        return _kept_fraction_classes(q)
-
     def _indices(self, x2: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return torch.topk(x2.abs(), self["k"], dim=1, sorted=False).indices
 
@@ -245,11 +253,13 @@ class TopK(_IndexSparsifier):
 
 
 # =========================================================================== mask + values
-class _MaskSparsifier(CompressorSpec):
+class _MaskSparsifier(_Sparsifier):
     """Shared codec of the Bernoulli sparsifiers: d-bit mask + float32 kept values."""
 
     params = (P_PARAM,)
-    scaled: ClassVar[bool] = False
+
+    def kept_fraction(self) -> sp.Expr:
+        return self.sym("p")
 
     def bits(self) -> sp.Expr:
         """Expected bits per vector, ``d + 32 p d`` (``Payload.nbits`` is the realised size,
@@ -259,9 +269,7 @@ class _MaskSparsifier(CompressorSpec):
     def _sample(
         self, x: torch.Tensor, generator: torch.Generator | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self._prepare(x)
-        require_float(self.name, x)
-        x2 = rows(x)
+        x, x2 = self._float_rows(x)
         p = self["p"]
         mask = uniform(tuple(x2.shape), generator, x2.device) < p
         vals = x2[mask]
@@ -309,13 +317,8 @@ class Bernoulli(_MaskSparsifier):
 
     name = "bernoulli"
     title = "Bernoulli sparsification (scaled by 1/p, unbiased)"
-    reference = ("Wangni et al., NeurIPS 2018 (recalled); constants derived, classes per "
-                 "Beznosikov et al., JMLR 2023, Defs. 1-3")
+    reference = f"Wangni et al., NeurIPS 2018 (recalled); {_DERIVED_PER_DEFS}"
     scaled = True
-
-    def classes(self):
-        p = self.sym("p")
-        return _scaled_classes(1 / p)
 
     def covariance(self, v: sp.Matrix) -> sp.Matrix:
         r"""Cov[C(v)|v] = omega diag(v_j^2), omega = 1/p - 1 (derived: the :math:`\xi_j` are
@@ -336,12 +339,8 @@ class BiasedBernoulli(_MaskSparsifier):
 
     name = "biased_bernoulli"
     title = "Bernoulli sparsification (unscaled, biased)"
-    reference = "Beznosikov et al., JMLR 2023, Table 1 (recalled); constants derived"
+    reference = _TABLE_1
     scaled = False
-
-    def classes(self):
-        p = self.sym("p")
-        return _kept_fraction_classes(p)
 
     def covariance(self, v: sp.Matrix) -> sp.Matrix:
         """Cov[C(v)|v] = p(1-p) diag(v_j^2) (derived; independent coordinates)."""

@@ -20,7 +20,7 @@ import torch
 
 from theorykit.compressors.base import D, Param
 from theorykit.compressors.bitpack import bits_for
-from theorykit.compressors.catalog.block_engine import _MAX_LEVELS, _BlockQuantizer
+from theorykit.compressors.catalog.block_engine import _MAX_LEVELS, INTERVALS, _BlockQuantizer
 from theorykit.compressors.catalog.fixed_point import (
     _R_BITS,
     _R_ONE,
@@ -139,7 +139,7 @@ class TruncatedUniform(_Truncated):
     params = (
         Param("tau", float, "truncation threshold (levels span [-tau, tau])",
               minimum=0.0, minimum_inclusive=False, check=_float32_representable),
-        Param("s", int, "number of intervals (s + 1 levels)", minimum=1, maximum=_MAX_LEVELS),
+        INTERVALS,
     )
     randomized = True
 
