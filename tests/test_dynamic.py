@@ -167,3 +167,17 @@ def test_dq_compress_uses_real_bits() -> None:
 def test_bad_input(call, match) -> None:
     with pytest.raises(InputError, match=match):
         call()
+
+
+def test_quantized_run_is_the_run_package_one() -> None:
+    """rules.dynamic re-exports the run of theorykit.run.quantized; a diverging run raises
+    DivergenceError at the step that produced the non-finite loss."""
+    from theorykit.errors import DivergenceError
+    from theorykit.run import quantized
+
+    assert dy.run_quantized_sgd is quantized.run_quantized_sgd
+    assert dy.RunResult is quantized.QuantizedRunResult
+    with pytest.raises(DivergenceError) as err:
+        dy.run_quantized_sgd(np.full(4, 1e3), np.ones(4), Gaussian(sigma=0.1), n_workers=1,
+                             eta=1.0, steps=400, replicas=2, compress=None)
+    assert err.value.step is not None and 0 < err.value.step < 400

@@ -198,3 +198,20 @@ def test_bad_input():
         run_sde(derive("dsgd", None, NZ, Q, n_workers=N, batch=B), Q, eta=0.1, dt=0.03, **kw)
     with pytest.raises(InputError, match="unknown method"):
         run_discrete("adam", Q, NZ, eta=0.1, **kw)
+
+
+def test_shared_run_options_are_checked_once():
+    """Both runs take the shared keyword options (RunOptions) with the same defaults and
+    reject an unknown keyword as Python does; a bad shared option is refused by both."""
+    kw = dict(eta=0.1, steps=5, replicas=10, x0=1.0)
+    sde = derive("dsgd", None, NZ, Q, n_workers=N, batch=B)
+    for run, args in ((run_discrete, (DSGD(), Q, NZ)), (run_sde, (sde, Q))):
+        name = run.__name__
+        with pytest.raises(TypeError, match=f"{name}\\(\\) got an unexpected keyword .*'sed'"):
+            run(*args, sed=1, **kw)
+        with pytest.raises(InputError, match="average_from"):
+            run(*args, average_from=6, **kw)
+        with pytest.raises(InputError, match="on_divergence"):
+            run(*args, on_divergence="ignore", **kw)
+        r = run(*args, **kw)
+        assert r.steps.tolist() == list(range(6)) and set(r.mean) == {"loss", "sqnorm"}

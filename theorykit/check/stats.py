@@ -79,18 +79,8 @@ def agree(
         status = Status.INCONCLUSIVE
     else:
         status = Status.HOLDS if abs(diff) <= tol else Status.CONTRADICTED
-    return Verdict(
-        claim_id=claim_id,
-        status=status,
-        predicted=float(predicted),
-        measured=float(measured.mean),
-        interval=measured.interval(z),
-        tolerance=tol_txt,
-        sample_size=measured.n,
-        seed=seed,
-        details={"se": measured.se, "diff": diff, "z": z, "model_tol": model_tol,
-                 **(details or {})},
-    )
+    return _test_verdict(claim_id, status, predicted, measured, z, tol_txt, seed,
+                         {"diff": diff, "z": z, "model_tol": model_tol}, details)
 
 
 def at_most(
@@ -109,16 +99,26 @@ def at_most(
     if not math.isfinite(measured.mean):
         status = Status.INCONCLUSIVE
     tight = measured.mean / bound if bound not in (0, 0.0) else float("nan")
+    return _test_verdict(claim_id, status, bound, measured, z,
+                         f"measured <= bound + {z:g}·SE (SE={measured.se:.3g})", seed,
+                         {"tightness": tight}, details)
+
+
+def _test_verdict(claim_id: str, status: Status, predicted: float, measured: Estimate,
+                  z: float, tolerance: str, seed: int | None, test: dict,
+                  details: dict | None) -> Verdict:
+    """The verdict of a test of ``measured`` against ``predicted``: the measured mean with
+    its z·SE interval; details are the SE, the test's own numbers, then ``details``."""
     return Verdict(
         claim_id=claim_id,
         status=status,
-        predicted=float(bound),
+        predicted=float(predicted),
         measured=float(measured.mean),
         interval=measured.interval(z),
-        tolerance=f"measured <= bound + {z:g}·SE (SE={measured.se:.3g})",
+        tolerance=tolerance,
         sample_size=measured.n,
         seed=seed,
-        details={"se": measured.se, "tightness": tight, **(details or {})},
+        details={"se": measured.se, **test, **(details or {})},
     )
 
 

@@ -18,12 +18,20 @@ other ranks (data buffers, headers and size words).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
 
 from theorykit.compressors.base import CompressorSpec
 from theorykit.distributed.wire import from_bytes, header_of, to_bytes
+
+Tensor = torch.Tensor
+if TYPE_CHECKING:  # (torch builds without distributed support lack dist.ProcessGroup)
+    Generator = torch.Generator | None
+    """A compressor's generator (``None``: torch's default one)."""
+    Group = dist.ProcessGroup | None
+    """A process group (``None``: the default group)."""
 
 
 @dataclass
@@ -68,14 +76,8 @@ class CommStats:
                 "received_header_fields": self.received_header_fields}
 
 
-def compressed_mean(
-    v: torch.Tensor,
-    spec: CompressorSpec,
-    generator: torch.Generator | None = None,
-    *,
-    group: dist.ProcessGroup | None = None,
-    stats: CommStats | None = None,
-) -> torch.Tensor:
+def compressed_mean(v: Tensor, spec: CompressorSpec, generator: Generator = None, *,
+                    group: Group = None, stats: CommStats | None = None) -> Tensor:
     """Mean over ranks of the decoded compressed vectors ``C_i(v_i)``.
 
     ``v`` has shape ``(d,)`` on every rank (same d). Each rank's compressor draws from its
@@ -84,14 +86,9 @@ def compressed_mean(
     return compressed_mean_and_own(v, spec, generator, group=group, stats=stats)[0]
 
 
-def compressed_mean_and_own(
-    v: torch.Tensor,
-    spec: CompressorSpec,
-    generator: torch.Generator | None = None,
-    *,
-    group: dist.ProcessGroup | None = None,
-    stats: CommStats | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def compressed_mean_and_own(v: Tensor, spec: CompressorSpec, generator: Generator = None, *,
+                            group: Group = None, stats: CommStats | None = None
+                            ) -> tuple[Tensor, Tensor]:
     """As :func:`compressed_mean`, also returning this rank's own decoded message
     ``C_i(v_i)`` (what error feedback subtracts from its memory)."""
     rank = dist.get_rank(group)

@@ -29,18 +29,16 @@ coordinate lowers :math:`e_t` by the next largest :math:`g_{t,i}^2` (decreasing 
 gains), so the exact optimum keeps every coordinate with :math:`w_t g_{t,i}^2 \ge \lambda`,
 one threshold across time, λ set by the budget (:func:`waterfill`, bisection on λ).
 
-The module also holds a minimal batched distributed-SGD loop on a diagonal quadratic
-(:func:`run_quantized_sgd`) for the DQ-SGD and heavy-tail comparisons: N workers, R
-replicas, each worker compresses its own stochastic gradient with a real codec and the
-server averages. (Written here because the shared simulator had no per-step compressor
-hook when this module was written.)
+:func:`dq_compress` turns the derived schedule into a per-step compressor hook for the
+distributed-SGD run :func:`theorykit.run.quantized.run_quantized_sgd` (re-exported here with
+its result type and :func:`~theorykit.run.quantized.codec_compress`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,14 +46,23 @@ import sympy as sp
 import torch
 
 from theorykit.errors import DerivationError, InputError
+from theorykit.run.quantized import Compress, codec_compress, run_quantized_sgd
+from theorykit.run.quantized import QuantizedRunResult as RunResult
+from theorykit.symbols import DIM as D_SYM
+from theorykit.symbols import ETA, MU
+from theorykit.symbols import L_SMOOTH as L_SYM
+from theorykit.symbols import N_WORKERS as N_SYM
 
 __all__ = [
+    "Compress",
     "DQSchedule",
     "RunResult",
     "WaterFill",
+    "codec_compress",
     "derive_dq_schedule",
     "dq_bits",
     "dq_codec_levels",
+    "dq_compress",
     "dq_error_weights",
     "dq_levels",
     "fixed_k_objective",
@@ -65,9 +72,9 @@ __all__ = [
     "waterfill",
 ]
 
-# symbols of the DQ-SGD derivation
-T_SYM, L_SYM, ETA, MU, D_SYM, N_SYM, EPS_Q = sp.symbols(
-    "T L eta mu d N epsilon_Q", positive=True)
+# symbols of the DQ-SGD derivation (η, μ, L, d, N are the shared ones of theorykit.symbols)
+T_SYM = sp.Symbol("T", positive=True)  # the number of steps
+EPS_Q = sp.Symbol("epsilon_Q", positive=True)  # the quantization error budget
 T_IDX = sp.Symbol("t", integer=True, nonnegative=True)
 G2 = sp.Symbol("G_t", positive=True)  # ||g_t||^2
 S_T = sp.Symbol("s_t", positive=True)
@@ -266,83 +273,7 @@ def fixed_k_objective(grads: Any, weights: Any, k: int) -> float:
     return float(np.sum(w * topk_residuals(g)[:, k]))
 
 
-# =========================================================================== simulator
-@dataclass
-class RunResult:
-    """Outcome of :func:`run_quantized_sgd`: final loss and bits sent per replica, the
-    mean loss trace, and (if recorded) worker-0 gradients of replica 0, shape (T, d)."""
-
-    final_loss: np.ndarray
-    bits: np.ndarray
-    loss_trace: np.ndarray
-    grad_trace: np.ndarray | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-Compress = Callable[[int, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
-"""``compress(t, grads (R, N, d), generator) -> (compressed (R, N, d), bits (R,))``."""
-
-
-def run_quantized_sgd(h: Any, x0: Any, noise: Any, *, n_workers: int, eta: float,
-                      steps: int, replicas: int, compress: Compress | None,
-                      seed: int = 0, record: bool = False) -> RunResult:
-    r"""Distributed SGD on :math:`f(x) = \tfrac12\sum_i h_i x_i^2` (f* = 0):
-    :math:`x \leftarrow x - \frac\eta N\sum_i C_i(\nabla f(x) + Z_i)` for ``replicas``
-    independent runs at once. ``noise`` is a :class:`theorykit.noise.NoiseModel` (its
-    sampler gives Z of shape (R, N, d)). ``compress=None`` is uncompressed DSGD (32 bits
-    per coordinate). The noise and the compressors draw from two generators seeded from
-    ``seed``, so runs with different compressors see the same noise (paired comparisons)."""
-    from theorykit.noise import NoiseModel
-
-    if not isinstance(noise, NoiseModel):
-        raise InputError(f"noise must be a NoiseModel, got {type(noise).__name__}")
-    hv = torch.as_tensor(np.asarray(h, dtype=float))
-    if hv.ndim != 1 or not torch.all(hv > 0):
-        raise InputError("h must be a 1-d array of positive curvatures")
-    d = hv.numel()
-    x = torch.as_tensor(np.asarray(x0, dtype=float)).reshape(1, d).repeat(int(replicas), 1)
-    gen_noise = torch.Generator().manual_seed(int(seed))
-    gen = torch.Generator().manual_seed(int(seed) + 7919)  # compressor randomness
-    bits = torch.zeros(int(replicas), dtype=torch.float64)
-    trace = np.empty(int(steps) + 1)
-    trace[0] = float((0.5 * (hv * x * x).sum(-1)).mean())
-    grads_rec = np.empty((int(steps), d)) if record else None
-    for t in range(int(steps)):
-        z = noise.sample(int(replicas), int(n_workers), d, generator=gen_noise)
-        g = (hv * x).unsqueeze(1) + z
-        if record:
-            grads_rec[t] = g[0, 0].numpy()
-        if compress is None:
-            c, b = g, torch.full((int(replicas),), 32.0 * d * n_workers, dtype=torch.float64)
-        else:
-            c, b = compress(t, g, gen)
-        bits += b
-        x = x - eta * c.mean(dim=1)
-        loss = 0.5 * (hv * x * x).sum(-1)
-        if not torch.all(torch.isfinite(loss)):
-            from theorykit.errors import DivergenceError
-
-            raise DivergenceError("quantized SGD diverged", step=t)
-        trace[t + 1] = float(loss.mean())
-    return RunResult(final_loss=loss.numpy().copy(), bits=bits.numpy(), loss_trace=trace,
-                     grad_trace=grads_rec)
-
-
-def codec_compress(spec: Any) -> Compress:
-    """A :data:`Compress` from one catalog codec applied to every worker (bits from the
-    real payload size of one message times N)."""
-    bits_cache: dict[int, int] = {}
-
-    def fn(t: int, g: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        R, N, d = g.shape
-        out = spec.apply(g, gen)
-        if d not in bits_cache:
-            bits_cache[d] = spec.numeric_bits(d)
-        return out, torch.full((R,), float(bits_cache[d] * N), dtype=torch.float64)
-
-    return fn
-
-
+# =========================================================================== DQ-SGD codec hook
 def dq_compress(make_spec: Callable[[int], Any], *, T: int, mu: float, eta: float, L: float,
                 n_workers: int, eps_q: float, decay_exponent: float = 1.0) -> Compress:
     """DQ-SGD: every worker quantizes with s from :func:`dq_levels` at its own gradient

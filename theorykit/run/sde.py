@@ -8,25 +8,18 @@ discrete step indices k as :func:`theorykit.run.run_discrete`, into the same
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any
 
 import sympy as sp
 import torch
 
 from theorykit.errors import DivergenceError, InputError
 from theorykit.problems import Problem
-from theorykit.run.common import (
-    Progress,
-    check_count_arg,
-    check_eta,
-    check_sim_size,
-    make_generator,
-    start_point,
-)
-from theorykit.run.result import Recorder, SimResult, StatFn, resolve_stats
-from theorykit.schedules import Constant, Schedule, make_schedule
+from theorykit.run.common import check_eta
+from theorykit.run.result import Recorder, SimResult
+from theorykit.run.setup import RunOptions, setup_run
+from theorykit.schedules import Constant, Schedule
 from theorykit.sde.solvers import AbstractSolver, get_solver
 
 __all__ = ["run_sde"]
@@ -34,30 +27,10 @@ __all__ = ["run_sde"]
 Tensor = torch.Tensor
 
 
-def run_sde(
-    sde: Any,
-    problem: Problem,
-    *,
-    eta: float,
-    steps: int,
-    replicas: int,
-    x0: Any,
-    dt: float | None = None,
-    params: Mapping[Any, Any] | None = None,
-    solver: str | AbstractSolver = "euler",
-    schedule: Schedule | str | None = None,
-    generator: torch.Generator | None = None,
-    seed: int | None = None,
-    device: Any = "cpu",
-    dtype: torch.dtype = torch.float64,
-    record_every: int = 1,
-    stats: Sequence[str] | Mapping[str, StatFn] = ("loss", "sqnorm"),
-    average_from: int | None = None,
-    extrapolate: bool = False,
-    on_divergence: Literal["flag", "raise"] = "flag",
-    threshold: float = 1e12,
-    progress: bool | None = None,
-) -> SimResult:
+def run_sde(sde: Any, problem: Problem, *, eta: float, steps: int, replicas: int, x0: Any,
+            dt: float | None = None, params: Mapping[Any, Any] | None = None,
+            solver: str | AbstractSolver = "euler", extrapolate: bool = False,
+            **options: Any) -> SimResult:
     r"""Solve the SDE over SDE time ``[0, steps * eta]`` and report the statistics at the
     discrete step indices k (t = k·η), like :func:`run_discrete`.
 
@@ -65,9 +38,13 @@ def run_sde(
     learning rate ``eta``; an SDE derived for a generic gradient g = ∇f is composed with the
     problem's torch gradient) or a pair ``(drift_fn, diffusion_fn)`` of torch callables in
     the solver contract (:mod:`theorykit.sde.solvers`). ``dt``: solver step, ``eta`` by
-    default; ``eta/dt`` must be an integer so reports land on the grid. With a ``schedule``
-    the SDE is :math:`dX = m(t)\,b\,dt + m(t)\sqrt\eta\,\Sigma^{1/2} dW` (a
-    gradient-normalized schedule uses the true gradient norm ||∇f(X_t)||).
+    default; ``eta/dt`` must be an integer so reports land on the grid. ``options``: the
+    keywords shared with :func:`run_discrete`, with their defaults
+    (:class:`~theorykit.run.setup.RunOptions`: ``schedule``, ``generator``, ``seed``,
+    ``device``, ``dtype``, ``record_every``, ``stats``, ``average_from``,
+    ``on_divergence``, ``threshold``, ``progress``). With a ``schedule`` the SDE is
+    :math:`dX = m(t)\,b\,dt + m(t)\sqrt\eta\,\Sigma^{1/2} dW` (a gradient-normalized
+    schedule uses the true gradient norm ||∇f(X_t)||).
 
     ``extrapolate=True``: Richardson extrapolation of the expectations (Talay & Tubaro 1990,
     *recalled*): the statistics are ``2 E g(X^{dt/2}) - E g(X^{dt})`` from two solves driven
@@ -75,52 +52,46 @@ def run_sde(
     the solver's O(dt) weak error cancels to O(dt²) while the coupling keeps the variance
     close to a single solve's. SEs are across replicas of the per-replica combination.
     """
-    eta = check_eta(eta)
-    steps = check_count_arg("steps", steps)
-    R = check_count_arg("replicas", replicas)
-    record_every = check_count_arg("record_every", record_every)
+    opts = RunOptions.of("run_sde", options)
+    run = setup_run("SDE", problem, eta=eta, steps=steps, replicas=replicas, x0=x0,
+                    options=opts, copies=2 if extrapolate else 1, keep=extrapolate,
+                    matrix=getattr(sde, "noise_type", None) == "general")
+    eta, steps, sch, gen = run.eta, run.steps, run.schedule, run.generator
+    device, dtype, average_from = opts.device, opts.dtype, opts.average_from
     dt = eta if dt is None else check_eta(dt)
     ratio = eta / dt
     r = round(ratio)
     if r < 1 or abs(ratio - r) > 1e-9 * max(1.0, ratio):
         raise InputError(f"dt = {dt:g} must divide eta = {eta:g} (eta/dt an integer)")
-    if average_from is not None and not 0 <= average_from <= steps:
-        raise InputError(f"average_from must be in [0, steps], got {average_from!r}")
     drift, diffusion = _lambdified(sde, eta, params, problem)
-    sch = make_schedule(schedule)
     if not isinstance(sch, Constant):
         drift, diffusion = _scheduled(drift, diffusion, sch, eta, problem)
-    gen = make_generator(generator, seed, device)
-    check_sim_size("SDE simulation", R, 1, problem.d, steps, record_every, dtype,
-                    copies=2 if extrapolate else 1, keep=extrapolate,
-                    matrix=getattr(sde, "noise_type", None) == "general")
-    X0 = start_point(x0, R, problem.d, device, dtype)
-    fns = resolve_stats(problem, stats)
+    X0 = run.x0
     slv = get_solver(solver)
-    bar = Progress(steps * (2 if extrapolate else 1), f"{slv.name} (SDE)", progress)
+    bar = run.start(f"{slv.name} (SDE)", steps * (2 if extrapolate else 1))
 
     def solve_once(h: float, sub: int, increments=None, offset: int = 0):
-        rec = Recorder(fns, R, average_from, device, keep=extrapolate)
+        rec = run.recorder(keep=extrapolate)
 
         def observe(t: float, X: Tensor) -> None:
             k = round(t / eta)
             if abs(t / eta - k) > 1e-6:  # a solver sub-step between two reports
                 return
-            rec.observe(k, X, k % record_every == 0 or k == steps)
+            rec.observe(k, X, run.records(k))
             bar.update(offset + k)
 
         try:
             res = slv.solve(drift, diffusion, X0, 0.0, steps * eta, h, generator=gen,
                             increments=increments, record=observe,
-                            record_every=sub if average_from is not None else sub * record_every,
-                            on_divergence=on_divergence, threshold=threshold)
+                            record_every=sub if average_from is not None
+                            else sub * run.record_every,
+                            on_divergence=opts.on_divergence, threshold=opts.threshold)
         except DivergenceError as exc:
             k = None if exc.step is None else math.ceil(exc.step / sub)
             raise DivergenceError(f"{slv.name} SDE solve diverged", step=k) from None
         div = None if res.diverged_step is None else math.ceil(res.diverged_step / sub)
         return rec, res, div
 
-    t0 = time.perf_counter()
     try:
         if not extrapolate:
             rec, res, diverged = solve_once(dt, r)
@@ -146,7 +117,7 @@ def run_sde(
             "noise_type": res.noise_type, "extrapolate": extrapolate,
             "sde": getattr(sde, "title", "callables") if not isinstance(sde, tuple)
             else "callables"}
-    return rec.result("sde", res.x, eta, diverged, time.perf_counter() - t0, info)
+    return run.result(rec, "sde", res.x, diverged, info)
 
 
 def _lambdified(sde: Any, eta: float, params: Mapping[Any, Any] | None, problem: Problem):
