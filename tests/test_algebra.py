@@ -11,7 +11,7 @@ import sympy as sp
 import torch
 
 from theorykit.check.claim import Status
-from theorykit.compressors import B1, B2, B3, CompressorSpec, D, Param, Unbiased, make
+from theorykit.compressors import B1, B2, B3, D, Param, SymbolicSpec, Unbiased, make
 from theorykit.compressors import algebra as A
 from theorykit.compressors.catalog.natural import Natural
 from theorykit.compressors.catalog.sparsifiers import TopK
@@ -20,17 +20,11 @@ from theorykit.errors import AssumptionError, InputError
 
 
 # --------------------------------------------------------------------------- generic specs
-class _Symbolic(CompressorSpec):
+class _Symbolic(SymbolicSpec):
     """Codec-less spec with generic positive constants (symbolic tests only)."""
 
     def bits(self):
         return 32 * D
-
-    def encode(self, x, generator=None):
-        raise NotImplementedError
-
-    def decode(self, payload):
-        raise NotImplementedError
 
 
 def _p(name: str) -> Param:
@@ -320,3 +314,14 @@ def test_bad_scale_and_compose_inputs():
 
     with pytest.raises(InputError, match="different definitions"):
         A.composed_class(OtherK, TopK)
+
+
+def test_symbolic_spec_derives_but_refuses_to_run():
+    """A SymbolicSpec has classes (so an SDE or a rule can use it) but no codec: encoding or
+    decoding raises one AssumptionError line instead of a NotImplementedError."""
+    spec = GenU(w=0.5)
+    assert spec.omega().subs(spec.substitutions()) == sp.Rational(1, 2)
+    for run in (lambda: spec.encode(torch.ones(3)), lambda: spec.decode(None),
+                lambda: spec.apply(torch.ones(3))):
+        with pytest.raises(AssumptionError, match="symbolic only"):
+            run()

@@ -246,10 +246,10 @@ def test_cli_derive_user_compressor(tmp_path, monkeypatch, capsys):
     """A user-declared compressor (module:Object) gets its SDE from the CLI."""
     (tmp_path / "user_comp_h4.py").write_text(textwrap.dedent('''
         import sympy as sp, torch
-        from theorykit.compressors.base import D, CompressorSpec, Param
+        from theorykit.compressors.base import D, Param, SymbolicSpec
         from theorykit.compressors.classes import Unbiased
 
-        class Dropout(CompressorSpec):
+        class Dropout(SymbolicSpec):
             """Keep each coordinate w.p. q, rescale by 1/q: U(1/q - 1)."""
             name = "user_dropout"
             params = (Param("q", float, minimum=0, minimum_inclusive=False, maximum=1),)
@@ -257,10 +257,6 @@ def test_cli_derive_user_compressor(tmp_path, monkeypatch, capsys):
                 return (Unbiased(1 / self.sym("q") - 1),)
             def bits(self):
                 return 33 * D
-            def encode(self, x, generator=None):
-                raise NotImplementedError
-            def decode(self, payload):
-                raise NotImplementedError
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("user_comp_h4", None)

@@ -5,7 +5,14 @@
 # module; binding the function catalog() below, after it, keeps that name the function no
 # matter in which order user code imports catalog modules.
 import theorykit.compressors.catalog as _catalog_package  # noqa: F401
-from theorykit.compressors.base import CompressorSpec, D, PackedField, Param, Payload
+from theorykit.compressors.base import (
+    CompressorSpec,
+    D,
+    PackedField,
+    Param,
+    Payload,
+    SymbolicSpec,
+)
 from theorykit.compressors.classes import B1, B2, B3, CompressorClass, SignType, Unbiased
 from theorykit.compressors.registry import catalog, make, register, resolve
 
@@ -20,6 +27,7 @@ __all__ = [
     "Param",
     "Payload",
     "SignType",
+    "SymbolicSpec",
     "Unbiased",
     "catalog",
     "make",

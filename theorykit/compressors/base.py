@@ -411,3 +411,18 @@ def with_values(spec: CompressorSpec, values: Mapping[str, Any]) -> CompressorSp
         merged["d"] = spec.d
     merged.update(values)
     return type(spec)(**merged)
+
+
+class SymbolicSpec(CompressorSpec):
+    """A compressor with a symbolic face only: its classes and bits give SDEs, rules and
+    bounds, but it has no codec, so it cannot run in a simulation or on the wire. Subclass it
+    instead of :class:`CompressorSpec` to try a compressor's constants before writing its
+    codec; :meth:`encode` and :meth:`decode` say so in one line."""
+
+    def encode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Payload:
+        from theorykit.errors import AssumptionError
+
+        raise AssumptionError(f"{self.name} is symbolic only (a SymbolicSpec): it has no "
+                              "codec to run; implement encode/decode on a CompressorSpec")
+
+    decode = encode  # type: ignore[assignment]
