@@ -89,17 +89,17 @@ def sgd_setup() -> dict[str, Any]:
 
 def quadratic_sgd(ctx: RunContext, noise: Any, replicas: int, steps: int
                   ) -> Callable[[Any], Any]:
-    """``run(compress)``: distributed SGD (:func:`theorykit.rules.dynamic.run_quantized_sgd`)
+    """``run(compress)``: distributed SGD (:func:`theorykit.run.quantized.run_quantized_sgd`)
     on the quadratic of :func:`sgd_setup` with gradient ``noise``, ``replicas`` x ``steps``,
     at the claim's seed (the same noise for every ``compress``: paired replicas)."""
-    from theorykit.rules import dynamic as dy
+    from theorykit.run.quantized import run_quantized_sgd
 
     cfg = sgd_setup()
     h = np.linspace(cfg["h_min"], cfg["h_max"], cfg["d"])
     x0 = np.full(cfg["d"], cfg["x0"])
 
     def run(comp: Any) -> Any:
-        return dy.run_quantized_sgd(h, x0, noise, n_workers=cfg["n_workers"], eta=cfg["eta"],
+        return run_quantized_sgd(h, x0, noise, n_workers=cfg["n_workers"], eta=cfg["eta"],
                                     steps=steps, replicas=replicas, compress=comp,
                                     seed=ctx.seed)
 

@@ -49,6 +49,7 @@ def dqsgd_bits(ctx: RunContext) -> Verdict:
     from theorykit.compressors.registry import make
     from theorykit.noise import Gaussian
     from theorykit.rules import dynamic as dy
+    from theorykit.run.quantized import codec_compress
 
     cfg = sgd_setup()
     R = ctx.pick(32, 128)
@@ -58,7 +59,7 @@ def dqsgd_bits(ctx: RunContext) -> Verdict:
     decay = float(ctx.theory.factor("decay"))
 
     fixed = ctx.memo(("fixed", R, T), lambda: {
-        s: run(dy.codec_compress(make("qsgd", s=s))) for s in (1, 3, 7, 15, 31, 63)})
+        s: run(codec_compress(make("qsgd", s=s))) for s in (1, 3, 7, 15, 31, 63)})
     targets = ctx.pick((1.0, 0.1), (3.0, 1.0, 0.3, 0.1, 0.03))
     z = stats.bonferroni_z(len(targets))
     rows, status = [], Status.HOLDS

@@ -40,8 +40,8 @@ def _heavy_tail_runs(ctx: RunContext) -> dict[str, Any]:
         return _HT_CACHE[key]
     from theorykit.compressors.registry import make
     from theorykit.noise import StudentT
-    from theorykit.rules import dynamic as dy
     from theorykit.rules import quantization as q
+    from theorykit.run.quantized import codec_compress
 
     cfg = sgd_setup()
     R = ctx.pick(48, 256)
@@ -68,7 +68,7 @@ def _heavy_tail_runs(ctx: RunContext) -> dict[str, Any]:
                  "uniform_at_alpha_N": make("truncated_uniform", tau=tn.alpha, s=s)}
         out["alpha"][b] = {"nonuniform": tn.alpha, "uniform": tu.alpha}
         for k, spec in specs.items():
-            r = run(dy.codec_compress(spec))
+            r = run(codec_compress(spec))
             out["final"][(k, b)] = r.final_loss
             out["curves"][f"{k}_b{b}"] = r.loss_trace.tolist()
             out["bits"][(k, b)] = float(r.bits.mean() / T)

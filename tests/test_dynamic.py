@@ -21,6 +21,7 @@ from theorykit.compressors.registry import make
 from theorykit.errors import InputError
 from theorykit.noise import Gaussian
 from theorykit.rules import dynamic as dy
+from theorykit.run.quantized import run_quantized_sgd
 
 torch.set_num_threads(1)
 
@@ -100,7 +101,7 @@ def test_waterfill_beats_fixed_k_on_traces() -> None:
     d, N, eta, mu, T = 64, 4, 0.2, 0.2, 150
     h = np.linspace(mu, 1.0, d)
     for noise in (Gaussian(sigma=0.3), StudentT(nu=3, scale=0.3)):
-        r = dy.run_quantized_sgd(h, np.full(d, 3.0), noise, n_workers=N, eta=eta, steps=T,
+        r = run_quantized_sgd(h, np.full(d, 3.0), noise, n_workers=N, eta=eta, steps=T,
                                  replicas=1, compress=None, seed=20251, record=True)
         g = r.grad_trace
         for w in ((1 - mu * eta) ** (T - 1 - np.arange(T)), np.ones(T)):
@@ -136,7 +137,7 @@ def test_simulator_stationary_loss() -> None:
     (1 - 0.3·0.5)^300 negligible), seed 11, |mean - formula| <= 4 SE."""
     h = np.linspace(0.5, 2.0, 8)
     eta, N, sigma = 0.3, 2, 0.5
-    r = dy.run_quantized_sgd(h, np.ones(8), Gaussian(sigma=sigma), n_workers=N, eta=eta,
+    r = run_quantized_sgd(h, np.ones(8), Gaussian(sigma=sigma), n_workers=N, eta=eta,
                              steps=150, replicas=400, compress=None, seed=11)
     pred = float(np.sum(eta * sigma**2 / (2 * N * (2 - eta * h))))
     est = stats.mean_se(r.final_loss)
@@ -148,7 +149,7 @@ def test_dq_compress_uses_real_bits() -> None:
     h = np.linspace(0.2, 1.0, 16)
     comp = dy.dq_compress(lambda s: make("qsgd", s=s), T=20, mu=0.2, eta=0.2, L=1.0,
                           n_workers=2, eps_q=0.5)
-    r = dy.run_quantized_sgd(h, np.full(16, 2.0), Gaussian(sigma=0.3), n_workers=2, eta=0.2,
+    r = run_quantized_sgd(h, np.full(16, 2.0), Gaussian(sigma=0.3), n_workers=2, eta=0.2,
                              steps=20, replicas=4, compress=comp, seed=2)
     assert np.all(np.isfinite(r.final_loss)) and np.all(r.bits > 0)
     assert np.all(r.bits < 20 * 2 * 32 * 16)
@@ -169,15 +170,12 @@ def test_bad_input(call, match) -> None:
         call()
 
 
-def test_quantized_run_is_the_run_package_one() -> None:
-    """rules.dynamic re-exports the run of theorykit.run.quantized; a diverging run raises
-    DivergenceError at the step that produced the non-finite loss."""
+def test_quantized_run_raises_at_the_diverging_step() -> None:
+    """A diverging quantized run raises DivergenceError at the step that produced the
+    non-finite loss."""
     from theorykit.errors import DivergenceError
-    from theorykit.run import quantized
 
-    assert dy.run_quantized_sgd is quantized.run_quantized_sgd
-    assert dy.RunResult is quantized.QuantizedRunResult
     with pytest.raises(DivergenceError) as err:
-        dy.run_quantized_sgd(np.full(4, 1e3), np.ones(4), Gaussian(sigma=0.1), n_workers=1,
+        run_quantized_sgd(np.full(4, 1e3), np.ones(4), Gaussian(sigma=0.1), n_workers=1,
                              eta=1.0, steps=400, replicas=2, compress=None)
     assert err.value.step is not None and 0 < err.value.step < 400

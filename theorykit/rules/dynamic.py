@@ -30,8 +30,8 @@ gains), so the exact optimum keeps every coordinate with :math:`w_t g_{t,i}^2 \g
 one threshold across time, λ set by the budget (:func:`waterfill`, bisection on λ).
 
 :func:`dq_compress` turns the derived schedule into a per-step compressor hook for the
-distributed-SGD run :func:`theorykit.run.quantized.run_quantized_sgd` (re-exported here with
-its result type and :func:`~theorykit.run.quantized.codec_compress`).
+distributed-SGD run :func:`theorykit.run.quantized.run_quantized_sgd` (the run itself lives in
+:mod:`theorykit.run`; this module keeps the derivations).
 """
 
 from __future__ import annotations
@@ -46,19 +46,15 @@ import sympy as sp
 import torch
 
 from theorykit.errors import DerivationError, InputError
-from theorykit.run.quantized import Compress, codec_compress, run_quantized_sgd
-from theorykit.run.quantized import QuantizedRunResult as RunResult
+from theorykit.run.quantized import Compress
 from theorykit.symbols import DIM as D_SYM
 from theorykit.symbols import ETA, MU
 from theorykit.symbols import L_SMOOTH as L_SYM
 from theorykit.symbols import N_WORKERS as N_SYM
 
 __all__ = [
-    "Compress",
     "DQSchedule",
-    "RunResult",
     "WaterFill",
-    "codec_compress",
     "derive_dq_schedule",
     "dq_bits",
     "dq_codec_levels",
@@ -67,7 +63,6 @@ __all__ = [
     "dq_levels",
     "fixed_k_objective",
     "qsgd_variance_bound",
-    "run_quantized_sgd",
     "topk_residuals",
     "waterfill",
 ]

@@ -75,7 +75,7 @@ This module gathers them under one name; each is defined once in
   (:func:`dynkin_check`, a Monte Carlo check of the generator);
 * :mod:`theorykit.run.guarded` — the guarded runs (:func:`guarded_run` on the one loop
   :func:`theorykit.run.loop.iterate`, with the steps :func:`discrete_step` and
-  :func:`sde_step`), re-exported here for old imports.
+  :func:`sde_step`): run machinery, not part of this module.
 """
 
 from __future__ import annotations
@@ -92,24 +92,19 @@ from theorykit.rules.l0l1_descent import (
     sign_noise_bound,
 )
 from theorykit.rules.l0l1_dynkin import DynkinCheck, dynkin_check
-from theorykit.run.guarded import GuardedRun, discrete_step, guarded_run, sde_step
 
 __all__ = [
     "SYM",
     "DescentInequality",
     "DynkinCheck",
-    "GuardedRun",
     "L0L1Report",
     "check_l0l1",
     "dcsgd_sigma",
     "degree_of_normalization",
     "descent_inequality",
-    "discrete_step",
     "dynkin_check",
     "generator",
-    "guarded_run",
     "normalized_schedule",
-    "sde_step",
     "sign_noise_bound",
     "smallest_l0",
 ]
