@@ -14,6 +14,11 @@ Every experiment module ``gpu_validation/NAME.py`` follows one pattern::
     def main(argv=None) -> int:
         return common.main("NAME", run, __doc__, argv)
 
+``ESTIMATED_S`` is what :mod:`gpu_validation.run_all` budgets with: tiny and cpu from
+single-thread CPU times of the tiny runs (user time, a CI-class CPU) scaled by steps x
+workers, full from the estimate in the experiment's module doc (no GPU measurement unless
+it says so). Run ``python -m gpu_validation.NAME --tiny | --cpu | --full``.
+
 **Modes** (:func:`add_mode_args` / :func:`resolve_mode`): ``--tiny`` (CPU, CI, < 60 s),
 ``--cpu`` (CPU, minutes; the default) and ``--full`` (one GPU, sized to about 8 minutes
 on a datacenter GPU). ``--device`` overrides the device; ``--full`` on a machine without
@@ -52,6 +57,7 @@ import torch
 
 from theorykit.check.claim import Status, Verdict, joint_status
 from theorykit.check.mutants import mutant_status
+from theorykit.check.stats import Estimate
 from theorykit.errors import InputError
 
 __all__ = [
@@ -64,8 +70,11 @@ __all__ = [
     "device_of",
     "document",
     "experiment_verdict",
+    "first_contradicted",
+    "greater",
     "jsonable",
     "main",
+    "mean_and_se",
     "mutant_result",
     "provenance",
     "resolve_mode",
@@ -256,6 +265,38 @@ def experiment_verdict(claim: str, title: str, parts: Sequence[Verdict], *,
                             "tolerance": p.tolerance, "n": p.sample_size,
                             "details": p.details} for p in parts],
                  **(details or {})})
+
+
+def greater(claim_id: str, est: Estimate, bound: float, *, z: float,
+            seed: int | None = None, details: dict[str, Any] | None = None) -> Verdict:
+    """Directional test: *holds* if ``est > bound`` beyond ``z·SE``, *contradicted* if
+    ``est < bound`` beyond ``z·SE``, else *inconclusive* (the data cannot tell)."""
+    lo, hi = est.mean - z * est.se, est.mean + z * est.se
+    status = (Status.HOLDS if lo > bound else Status.CONTRADICTED if hi < bound
+              else Status.INCONCLUSIVE)
+    if not (math.isfinite(est.mean) and math.isfinite(est.se)):
+        status = Status.INCONCLUSIVE
+    return Verdict(claim_id, status, f"> {bound:g}", est.mean, (lo, hi),
+                   f"holds iff mean - {z:.3g}·SE > {bound:g}; contradicted iff mean + "
+                   f"{z:.3g}·SE < {bound:g} (SE={est.se:.3g})", est.n, seed,
+                   {"se": est.se, "z": z, **(details or {})})
+
+
+def first_contradicted(parts: Sequence[Verdict]) -> int:
+    """The part a verdict shows (``main`` of :func:`experiment_verdict`): the first
+    contradicted one, else the first."""
+    return next((i for i, p in enumerate(parts) if p.status == Status.CONTRADICTED), 0)
+
+
+def mean_and_se(a: Any) -> tuple[float, float]:
+    """Mean and standard error of the mean of the values ``a`` (``(inf, nan)`` when one is
+    not finite; SE 0 for a single value), for reporting."""
+    import numpy as np
+
+    a = np.asarray(a, float)
+    if not np.all(np.isfinite(a)):
+        return (math.inf, math.nan)
+    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else 0.0
 
 
 def jsonable(x: Any) -> Any:

@@ -29,12 +29,6 @@ difference is positive beyond ``z·SE``, is *contradicted* when it is negative b
 over the two parts). Mutants (wrong theories through the same statistic):
 ``ef_no_gain`` (``Δ_EF = 0``, two-sided), ``ef21_worse`` (``Δ_EF21 <= 0``, one-sided),
 ``ef_same_accuracy`` (test accuracy of EF = DCGD's, two-sided).
-
-Usage::
-
-    python -m gpu_validation.ef_cnn --tiny          # CPU, CI (< 60 s)
-    python -m gpu_validation.ef_cnn --cpu           # CPU, minutes
-    python -m gpu_validation.ef_cnn --full          # one GPU, ~8 min (estimate)
 """
 
 from __future__ import annotations
@@ -97,21 +91,6 @@ def _batches(data: Digits, shards: list[torch.Tensor], batch: int,
     return data.x_train[idx], data.y_train[idx]
 
 
-def greater(claim_id: str, est: Estimate, bound: float, *, z: float,
-            seed: int | None = None, details: dict[str, Any] | None = None) -> Verdict:
-    """Directional test: *holds* if ``est > bound`` beyond ``z·SE``, *contradicted* if
-    ``est < bound`` beyond ``z·SE``, else *inconclusive* (the data cannot tell)."""
-    lo, hi = est.mean - z * est.se, est.mean + z * est.se
-    status = (Status.HOLDS if lo > bound else Status.CONTRADICTED if hi < bound
-              else Status.INCONCLUSIVE)
-    if not (math.isfinite(est.mean) and math.isfinite(est.se)):
-        status = Status.INCONCLUSIVE
-    return Verdict(claim_id, status, f"> {bound:g}", est.mean, (lo, hi),
-                   f"holds iff mean - {z:.3g}·SE > {bound:g}; contradicted iff mean + "
-                   f"{z:.3g}·SE < {bound:g} (SE={est.se:.3g})", est.n, seed,
-                   {"se": est.se, "z": z, **(details or {})})
-
-
 def run_replica(cfg: dict[str, Any], data: Digits, method: str, seed: int,
                 device: torch.device) -> dict[str, Any]:
     """Train one method for ``cfg["steps"]`` rounds from the replica's initialisation;
@@ -170,8 +149,8 @@ def run(mode: common.Mode) -> dict[str, Any]:
     a_ef = mean_se(A["ef"] - A["dcgd"])
     bits = {m: sorted({b for o in res[m] for b in o["bits_per_round"]}) for m in res}
     equal_bits = bits["dcgd"] == bits["ef"] == bits["ef21"] and len(bits["dcgd"]) == 1
-    parts = [greater("ef_improves_dcgd_loss", d_ef, 0.0, z=z, seed=mode.seed),
-             greater("ef21_improves_dcgd_loss", d_ef21, 0.0, z=z, seed=mode.seed),
+    parts = [common.greater("ef_improves_dcgd_loss", d_ef, 0.0, z=z, seed=mode.seed),
+             common.greater("ef21_improves_dcgd_loss", d_ef21, 0.0, z=z, seed=mode.seed),
              Verdict("equal_bits", Status.HOLDS if equal_bits else Status.CONTRADICTED,
                      "identical bits per round", str(bits["dcgd"]), None,
                      "exact equality of the summed payload.nbits per round", n, mode.seed,
@@ -189,13 +168,15 @@ def run(mode: common.Mode) -> dict[str, Any]:
     verdict = common.experiment_verdict(
         "ef_fixes_biased_dcgd",
         "Top-k DCGD vs EF vs EF21 at equal bits on a ResNet-style CNN (heterogeneous "
-        "workers): EF and EF21 reach a lower training loss", parts, main=_first_contradicted(parts),
+        "workers): EF and EF21 reach a lower training loss", parts,
+        main=common.first_contradicted(parts),
         source="source",
         seed=mode.seed, mutants=mutants,
         details={"z": z, "n_replicas": n, "acc_gain_ef": [a_ef.mean, a_ef.se],
-                 "acc_gain_ef21": list(_ms(A["ef21"] - A["dcgd"]))})
+                 "acc_gain_ef21": list(common.mean_and_se(A["ef21"] - A["dcgd"]))})
     d, k = res["dcgd"][0]["d"], res["dcgd"][0]["k"]
-    summary = {m: {"loss": _ms(L[m]), "acc": _ms(A[m]), "bits_total": res[m][0]["bits"],
+    ms = common.mean_and_se
+    summary = {m: {"loss": ms(L[m]), "acc": ms(A[m]), "bits_total": res[m][0]["bits"],
                    "seconds": round(timing[m], 2)} for m in res}
     dense = 32 * d * int(cfg["workers"]) * int(cfg["steps"])
     expl = _explain(summary, d_ef, d_ef21, z, d, k, equal_bits, dense)
@@ -212,13 +193,6 @@ def run(mode: common.Mode) -> dict[str, Any]:
                                     for o in res[m]] for m in res},
                 "curves": {m: [o["curve"] for o in res[m]] for m in res}},
         explanation=expl)
-
-
-def _ms(a: np.ndarray) -> tuple[float, float]:
-    a = np.asarray(a, float)
-    if not np.all(np.isfinite(a)):
-        return (math.inf, math.nan)
-    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else 0.0
 
 
 def _explain(s: dict[str, Any], d_ef: Estimate, d_ef21: Estimate, z: float, d: int,
@@ -238,12 +212,6 @@ def _explain(s: dict[str, Any], d_ef: Estimate, d_ef21: Estimate, z: float, d: i
             f"EF's loss is {verdict(d_ef)} than DCGD's (Δ = {d_ef.mean:.4g} ± "
             f"{d_ef.se:.2g}, z = {z:.3g}); EF21's is {verdict(d_ef21)} "
             f"(Δ = {d_ef21.mean:.4g} ± {d_ef21.se:.2g}).")
-
-
-
-def _first_contradicted(parts: list[Verdict]) -> int:
-    """The part the verdict shows: the first contradicted one, else the first."""
-    return next((i for i, p in enumerate(parts) if p.status == Status.CONTRADICTED), 0)
 
 
 def main(argv: list[str] | None = None) -> int:

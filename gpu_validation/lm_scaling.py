@@ -44,10 +44,7 @@ from theorykit.check import stats
 from theorykit.check.claim import Status, Verdict, joint_status
 
 NAME = "lm_scaling"
-ESTIMATED_S = {"tiny": 20, "cpu": 320, "full": 480}
-"""Declared seconds per mode: tiny and cpu from single-thread CPU times of the tiny
-runs (user time, this repository's CI-class CPU) scaled by steps x workers; full from
-the estimate in the module doc."""
+ESTIMATED_S = {"tiny": 20, "cpu": 320, "full": 480}  # seconds per mode: see common
 PRIORITY = 20
 
 

@@ -39,12 +39,6 @@ plus one float32 norm per message). Bits are counted from the real payloads
 that law), ``cq_quarter_exact`` (the c_Q = 1/4 worst-case cell variance taken as the
 exact error), ``uniform_as_good`` (TUQ/TNQ MSE ratio = 1), ``qsgd_as_good``
 (QSGD/TNQ = 1).
-
-Usage::
-
-    python -m gpu_validation.quant_budget --tiny     # CPU, CI (< 60 s)
-    python -m gpu_validation.quant_budget --cpu      # CPU, minutes
-    python -m gpu_validation.quant_budget --full     # one GPU, ~8 min (estimate)
 """
 
 from __future__ import annotations
@@ -59,10 +53,8 @@ import torch
 
 from gpu_validation import common
 from gpu_validation.data import Digits, digits
-from gpu_validation.ef_cnn import greater
 from gpu_validation.models.mlp import MLP
 from gpu_validation.workers import SimulatedWorkers, WorkerSetup
-from theorykit.check.claim import Status, Verdict
 from theorykit.check.stats import Estimate, agree, bonferroni_z, mean_se
 
 NAME = "quant_budget"
@@ -302,12 +294,13 @@ def run(mode: common.Mode) -> dict[str, Any]:
     parts = [
         agree("tnq_mse_matches_derived", pred["tnq"], meas["tnq"], z=z, seed=s),
         agree("tuq_mse_matches_derived", pred["tuq"], meas["tuq"], z=z, seed=s),
-        greater("tnq_mse_below_tuq", Estimate(r_uq_nq.mean - 1, r_uq_nq.se, r_uq_nq.n),
-                0.0, z=z, seed=s, details={"ratio_tuq_over_tnq": r_uq_nq.mean}),
-        greater("tuq_mse_below_qsgd", Estimate(r_qs_uq.mean - 1, r_qs_uq.se, r_qs_uq.n),
-                0.0, z=z, seed=s, details={"ratio_qsgd_over_tuq": r_qs_uq.mean}),
-        greater("tnq_trains_better_than_tuq", d_uq, 0.0, z=z, seed=s),
-        greater("tnq_trains_better_than_qsgd", d_qs, 0.0, z=z, seed=s),
+        common.greater("tnq_mse_below_tuq", Estimate(r_uq_nq.mean - 1, r_uq_nq.se, r_uq_nq.n),
+                       0.0, z=z, seed=s, details={"ratio_tuq_over_tnq": r_uq_nq.mean}),
+        common.greater("tuq_mse_below_qsgd",
+                       Estimate(r_qs_uq.mean - 1, r_qs_uq.se, r_qs_uq.n),
+                       0.0, z=z, seed=s, details={"ratio_qsgd_over_tuq": r_qs_uq.mean}),
+        common.greater("tnq_trains_better_than_tuq", d_uq, 0.0, z=z, seed=s),
+        common.greater("tnq_trains_better_than_qsgd", d_qs, 0.0, z=z, seed=s),
     ]
     mutants = [
         common.mutant_result("gaussian_law", "the gradient law is Gaussian with the same "
@@ -331,7 +324,7 @@ def run(mode: common.Mode) -> dict[str, Any]:
         "tnq_beats_tuq_beats_qsgd_at_equal_bits",
         f"Truncated non-uniform quantization at {cfg['bits']} bits/coordinate under "
         f"Student-t(ν={nu:g}) gradient noise: derived MSE matches, TNQ < TUQ < QSGD in "
-        "MSE, TNQ trains better", parts, main=_first_contradicted(parts),
+        "MSE, TNQ trains better", parts, main=common.first_contradicted(parts),
         source="source", seed=s, mutants=mutants,
         details={"z": z, "derived_mse_at_input_law": pred,
                  "derived_mse_noise_only": pred_noise_only,
@@ -343,7 +336,8 @@ def run(mode: common.Mode) -> dict[str, Any]:
                                 "qsgd/tnq": [r_qs_nq.mean, r_qs_nq.se]},
                  "signal_to_noise_energy": float(np.mean(m_all ** 2)
                                                  / (sc ** 2 * nu / (nu - 2)))})
-    summary = {c: {"loss": _ms(L[c]), "acc": _ms(A[c]), "bits_per_coordinate": bpc[c],
+    ms = common.mean_and_se
+    summary = {c: {"loss": ms(L[c]), "acc": ms(A[c]), "bits_per_coordinate": bpc[c],
                    "bits_per_round": bits[c], "seconds": round(timing[c], 2)}
                for c in names}
     expl = _explain(cfg, summary, meas, pred, pred_gauss, r_uq_nq, r_qs_uq, d_uq, d_qs, z)
@@ -368,13 +362,6 @@ def _paired(a: np.ndarray) -> Estimate:
     if not np.all(np.isfinite(a)):
         return Estimate(math.nan, math.nan, len(a))
     return mean_se(a)
-
-
-def _ms(a: np.ndarray) -> tuple[float, float]:
-    a = np.asarray(a, float)
-    if not np.all(np.isfinite(a)):
-        return (math.inf, math.nan)
-    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else 0.0
 
 
 def _explain(cfg: dict[str, Any], s: dict[str, Any], meas: dict[str, Estimate],
@@ -412,12 +399,6 @@ def _vs_reference(s: dict[str, Any]) -> str:
     ref = s["dsgd"]["loss"][0]
     return " Against uncompressed DSGD (loss " + f"{ref:.4g}): " + ", ".join(
         f"{c} {(v['loss'][0] - ref) / ref:+.1%}" for c, v in s.items() if c != "dsgd") + "."
-
-
-
-def _first_contradicted(parts: list[Verdict]) -> int:
-    """The part the verdict shows: the first contradicted one, else the first."""
-    return next((i for i, p in enumerate(parts) if p.status == Status.CONTRADICTED), 0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,17 +60,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from gpu_validation import common, data
+from gpu_validation import common, data, workers
 from gpu_validation.models import make_model, n_params
 from gpu_validation.workers import SimulatedWorkers, WorkerSetup, train
 from theorykit.check import stats
 from theorykit.check.claim import Status, Verdict, joint_status
 
 NAME = "svag"
-ESTIMATED_S = {"tiny": 40, "cpu": 600, "full": 480}
-"""Declared seconds per mode: tiny and cpu from single-thread CPU times of the tiny
-runs (user time, this repository's CI-class CPU) scaled by steps x workers; full from
-the estimate in the module doc."""
+ESTIMATED_S = {"tiny": 40, "cpu": 600, "full": 480}  # seconds per mode: see common
 PRIORITY = 25
 
 
@@ -100,23 +97,14 @@ def _loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def _final_loss(method: str, svag_l: float, lr: float, steps: int, seed: int,
                 cfg: dict[str, Any], ds: data.Digits, dev: torch.device) -> float:
     model = make_model("vit", seed=seed, device=dev, **cfg["model"])
-    d = n_params(model)
-    probe = SimulatedWorkers(model, _loss, WorkerSetup(1, ds.y_train.numel()), seed=seed)
-    g0 = probe.grads(ds.x_train[None], ds.y_train[None])[0][0]
-    s = cfg["noise_rms"] * float(g0.pow(2).mean().sqrt()) * math.sqrt(cfg["batch"])
+    s = workers.gradient_noise_scale(model, _loss, ds.x_train, ds.y_train,
+                                     cfg["noise_rms"], cfg["batch"], seed)
     setup = WorkerSetup(cfg["n_workers"], cfg["batch"], method,
-                        "randk" if method == "dcsgd" else None,
-                        {"k": max(1, int(cfg["k_frac"] * d))} if method == "dcsgd" else {},
+                        *workers.randk_if_dcsgd(method, cfg["k_frac"], n_params(model)),
                         noise="gaussian", noise_scale=s, svag_l=svag_l)
     w = SimulatedWorkers(model, _loss, setup, seed=seed)
-    gen = torch.Generator(device=dev).manual_seed(30_000 + seed)
-    n_tr = ds.y_train.numel()
-
-    def sample() -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.randint(0, n_tr, (setup.n_workers, setup.batch), generator=gen,
-                            device=dev)
-        return ds.x_train[idx], ds.y_train[idx]
-
+    sample = workers.uniform_minibatches(ds.x_train, ds.y_train, setup.n_workers,
+                                         setup.batch, 30_000 + seed, dev)
     c = train(w, sample, steps, lr, checkpoints=[steps],
               evaluate=lambda ww: ww.evaluate(ds.x_train, ds.y_train))
     return c.loss[-1]

@@ -45,17 +45,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from gpu_validation import common, data
+from gpu_validation import common, data, workers
 from gpu_validation.models import make_model, n_params
 from gpu_validation.workers import SimulatedWorkers, WorkerSetup, train
 from theorykit.check import stats
 from theorykit.check.claim import Status, Verdict
 
 NAME = "vit_heavy_tails"
-ESTIMATED_S = {"tiny": 30, "cpu": 400, "full": 480}
-"""Declared seconds per mode: tiny and cpu from single-thread CPU times of the tiny
-runs (user time, this repository's CI-class CPU) scaled by steps x workers; full from
-the estimate in the module doc."""
+ESTIMATED_S = {"tiny": 30, "cpu": 400, "full": 480}  # seconds per mode: see common
 PRIORITY = 30
 NUS_ALL = (1.0, 2.0, 3.0, 8.0, 64.0, math.inf)
 
@@ -86,24 +83,16 @@ def _run(method: str, nu: float | None, seed: int, cfg: dict[str, Any], ds: data
     """One training run; returns the evaluated curve, the final loss and d."""
     model = make_model("vit", seed=seed, device=device, **cfg["model"])
     d = n_params(model)
-    probe = SimulatedWorkers(model, _loss, WorkerSetup(1, ds.y_train.numel()), seed=seed)
-    g0 = probe.grads(ds.x_train[None], ds.y_train[None])[0][0]
-    s = cfg["noise_rms"] * float(g0.pow(2).mean().sqrt()) * math.sqrt(cfg["batch"])
+    s = workers.gradient_noise_scale(model, _loss, ds.x_train, ds.y_train,
+                                     cfg["noise_rms"], cfg["batch"], seed)
     setup = WorkerSetup(
         cfg["n_workers"], cfg["batch"], method,
-        "randk" if method == "dcsgd" else None,
-        {"k": max(1, int(cfg["k_frac"] * d))} if method == "dcsgd" else {},
+        *workers.randk_if_dcsgd(method, cfg["k_frac"], d),
         noise=None if nu is None else "student-t", nu=math.inf if nu is None else nu,
         noise_scale=0.0 if nu is None else s)
     w = SimulatedWorkers(model, _loss, setup, seed=seed)
-    gen = torch.Generator(device=device).manual_seed(10_000 + seed)
-    n_tr = ds.y_train.numel()
-
-    def sample() -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.randint(0, n_tr, (setup.n_workers, setup.batch), generator=gen,
-                            device=device)
-        return ds.x_train[idx], ds.y_train[idx]
-
+    sample = workers.uniform_minibatches(ds.x_train, ds.y_train, setup.n_workers,
+                                         setup.batch, 10_000 + seed, device)
     ck = [round(float(v)) for v in np.linspace(0, cfg["steps"], cfg["evals"] + 1)]
     lr = cfg["lr_dcsgd"] if method == "dcsgd" else cfg["lr_sign"]
     c = train(w, sample, cfg["steps"], lr, checkpoints=ck,

@@ -68,8 +68,9 @@ from torch.func import functional_call, grad_and_value, vmap
 
 from theorykit.errors import InputError
 
-__all__ = ["METHODS", "Curve", "SimulatedWorkers", "StepInfo", "WorkerSetup", "make_compressor",
-           "svag_weights", "train"]
+__all__ = ["METHODS", "Curve", "SimulatedWorkers", "StepInfo", "WorkerSetup",
+           "gradient_noise_scale", "make_compressor", "randk_if_dcsgd", "svag_weights", "train",
+           "uniform_minibatches"]
 
 METHODS = ("dsgd", "dcsgd", "dcgd", "dsignsgd", "ef", "ef21")
 STATELESS = ("dsgd", "dcsgd", "dcgd", "dsignsgd")
@@ -375,3 +376,38 @@ def train(workers: SimulatedWorkers,
         at.append(want.pop(0))
         loss.append(math.inf)
     return Curve(at, loss, tr, bits, diverged)
+
+
+def uniform_minibatches(x: torch.Tensor, y: torch.Tensor, n_workers: int, batch: int,
+                        seed: int, device: torch.device
+                        ) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
+    """``sample()`` for :func:`train`: each of the ``n_workers`` workers draws ``batch``
+    training examples uniformly with replacement (one generator, seeded with ``seed``)."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    n = y.numel()
+
+    def sample() -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randint(0, n, (n_workers, batch), generator=gen, device=device)
+        return x[idx], y[idx]
+
+    return sample
+
+
+def gradient_noise_scale(model: torch.nn.Module,
+                         loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                         x: torch.Tensor, y: torch.Tensor, rms: float, batch: int,
+                         seed: int) -> float:
+    """The per-sample noise scale ``s`` that makes the injected batch noise ``s T/sqrt(B)``
+    (T of unit scale, B = ``batch``) ``rms`` times the root-mean-square coordinate of the
+    full-data gradient at the model's current parameters."""
+    probe = SimulatedWorkers(model, loss, WorkerSetup(1, y.numel()), seed=seed)
+    g0 = probe.grads(x[None], y[None])[0][0]
+    return rms * float(g0.pow(2).mean().sqrt()) * math.sqrt(batch)
+
+
+def randk_if_dcsgd(method: str, k_frac: float, d: int) -> tuple[str | None, dict[str, Any]]:
+    """``(compressor, params)`` of :class:`WorkerSetup`: rand-k with
+    ``k = max(1, int(k_frac * d))`` for ``dcsgd``, no compressor for the other methods."""
+    if method == "dcsgd":
+        return "randk", {"k": max(1, int(k_frac * d))}
+    return None, {}

@@ -11,7 +11,16 @@ import torch
 from scipy import stats
 
 from theorykit.compressors.base import Param
-from theorykit.distributions import SymmetricLaw, U, catalog, make, resolve
+from theorykit.distributions import (
+    SymmetricLaw,
+    U,
+    catalog,
+    make,
+    positive_symbol,
+    resolve,
+    scale_parameter,
+    shape_parameter,
+)
 from theorykit.distributions.student_t import variance_derivation
 from theorykit.errors import InputError
 
@@ -158,3 +167,41 @@ def test_user_law_as_magnitude_law():
     x = lw.sample((4, 1000), torch.Generator().manual_seed(1))
     assert x.shape == (4, 1000) and (x < 0).any()
     assert float(sp.integrate(lw.density, (U, lw.lo, lw.hi))) == pytest.approx(1.0)
+
+
+class DeclaredLomax(SymmetricLaw):
+    """A test-defined law written only declaratively: density (alpha/2)(1+u)^(-alpha-1) (the
+    Lomax law), its variance and tail index stated, not coded."""
+
+    name = "declared_lomax"
+    params = (shape_parameter("alpha", "tail index"), scale_parameter())
+    tail_param = "alpha"
+    unit_variance = 2 / ((positive_symbol("alpha") - 1) * (positive_symbol("alpha") - 2))
+    variance_condition = "alpha {} > 2"
+
+    def std_pdf(self, u: sp.Expr) -> sp.Expr:
+        a = positive_symbol("alpha")
+        return a / 2 * (1 + u) ** (-a - 1)
+
+    def sign_mean_unit(self, z: sp.Expr) -> sp.Expr:
+        return sp.sign(z) * (1 - (1 + sp.Abs(z)) ** (-self.shape("alpha")))
+
+
+@pytest.mark.parametrize("alpha", [3, 2.5, 2, 1.5, "alpha"])
+def test_declared_variance_and_tail_match_the_coded_lomax(alpha):
+    """The base class reads tail_param / unit_variance / variance_condition: the declared
+    law gives what the registered Lomax law gives (infinite variance for alpha <= 2)."""
+    mine, ref = DeclaredLomax(alpha=alpha), make("lomax", alpha=alpha)
+    assert mine.variance_factor() == ref.variance_factor()
+    assert mine.tail_index == ref.tail_index
+    assert bool(mine.variance_conditions()) == (alpha == "alpha")
+    assert make("gaussian").variance_factor() == 1 and make("gaussian").tail_index == sp.oo
+
+
+def test_law_without_a_variance_says_what_to_declare():
+    class NoVariance(SymmetricLaw):
+        name = "no_variance"
+        params = (scale_parameter(),)
+
+    with pytest.raises(NotImplementedError, match="unit_variance"):
+        NoVariance().variance_factor()

@@ -21,23 +21,23 @@ Create ``theorykit/distributions/mylaw.py`` (or any importable module, used as
 ``mymodule:MyLaw``)::
 
     import sympy as sp
-    from theorykit.compressors.base import Param
-    from theorykit.distributions.base import SymmetricLaw
+    from theorykit.distributions.base import SymmetricLaw, scale_parameter
     from theorykit.distributions.registry import register
 
     @register
     class Logistic(SymmetricLaw):
         name = "logistic"
-        params = (Param("scale", float, "scale", 1.0, 0.0, False),)
+        params = (scale_parameter(),)      # shape parameters: shape_parameter(name, help)
+        unit_variance = sp.pi**2 / 3       # Var T, in the parameter symbols
 
         def std_pdf(self, u):              # unit density on the support, SymPy
             return sp.exp(-u) / (1 + sp.exp(-u)) ** 2
 
-        def variance_factor(self):         # Var T (sp.oo if infinite)
-            return sp.pi**2 / 3
-
         def sign_mean_unit(self, z):       # E sign(z + T) = 2F(z) - 1
             return sp.tanh(z / 2)
+
+A heavy-tailed law also names its tail index (``tail_param = "alpha"``, so a numeric
+alpha <= 2 gives infinite variance) and ``variance_condition`` (see :mod:`~.pareto`).
 
 That is all: the CDF, quantile, sampler (inverse transform with a fair sign) and bracket
 have numeric defaults; override ``cdf_unit``, ``abs_ppf``, ``abs_icdf_torch`` or
@@ -48,7 +48,15 @@ the CLI takes its parameters as ``-p KEY=VALUE``.
 
 from __future__ import annotations
 
-from theorykit.distributions.base import SymmetricLaw, U, X, nice_number, positive_symbol
+from theorykit.distributions.base import (
+    SymmetricLaw,
+    U,
+    X,
+    nice_number,
+    positive_symbol,
+    scale_parameter,
+    shape_parameter,
+)
 from theorykit.distributions.registry import catalog, make, register, resolve
 
 __all__ = [
@@ -61,4 +69,6 @@ __all__ = [
            "positive_symbol",
            "register",
            "resolve",
+           "scale_parameter",
+           "shape_parameter",
 ]

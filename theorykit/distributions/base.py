@@ -17,8 +17,15 @@ supported on :math:`\text{lower} \le |t| < \text{upper}`. One object carries
   and :meth:`~SymmetricLaw.sample_abs`.
 
 Parameters are declared with :class:`~theorykit.compressors.base.Param` (so the CLI takes them
-as ``-p KEY=VALUE``); a value may also be a SymPy expression or a string naming a symbol
-(symbolic face only). Every parameter symbol is ``Symbol(name, positive=True)``.
+as ``-p KEY=VALUE``; :func:`scale_parameter` and :func:`shape_parameter` build the two usual
+kinds); a value may also be a SymPy expression or a string naming a symbol (symbolic face
+only). Every parameter symbol is ``Symbol(name, positive=True)``.
+
+What a law only *declares* is read by the base class: ``tail_param`` (the shape parameter that
+is the tail index), ``unit_variance`` (Var T as a formula in the parameter symbols; infinite
+when a numeric tail index is <= 2, since :math:`P(|T| > t) \sim t^{-\alpha}` has a finite
+second moment iff :math:`\alpha > 2`) and ``variance_condition`` (how that condition reads for
+a symbolic tail index).
 
 For a symmetric continuous law, :math:`E\operatorname{sign}(z + T) = P(T > -z) - P(T < -z)
 = 2F(z) - 1` (*derived*), so the symbolic CDF is :math:`F(z) = (1 + E\operatorname{sign}(z +
@@ -39,7 +46,8 @@ import torch
 from theorykit.compressors.base import Param
 from theorykit.errors import InputError
 
-__all__ = ["SymmetricLaw", "U", "X", "nice_number", "positive_symbol"]
+__all__ = ["SymmetricLaw", "U", "X", "nice_number", "positive_symbol", "scale_parameter",
+           "shape_parameter"]
 
 X = sp.Symbol("x", real=True)
 """The variable of :meth:`SymmetricLaw.pdf`."""
@@ -57,12 +65,23 @@ def positive_symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, positive=True)
 
 
+def scale_parameter(help: str = "scale", name: str = "scale") -> Param:
+    """The scale parameter of a law: a float > 0, default 1."""
+    return Param(name, float, help, 1.0, 0.0, False)
+
+
+def shape_parameter(name: str, help: str) -> Param:
+    """A shape parameter of a law: a float > 0 that must be given."""
+    return Param(name, float, help, None, 0.0, False)
+
+
 class SymmetricLaw:
     """A symmetric law ``Z = scale * T`` (see the module docstring).
 
     Subclasses set ``name``, ``params`` (``Param`` tuple, the scale parameter included,
-    named by ``scale_param``) and implement :meth:`std_pdf`, :meth:`variance_factor`,
-    :meth:`sign_mean_unit` and (for speed) :meth:`cdf_unit` / :meth:`abs_ppf`."""
+    named by ``scale_param``), ``unit_variance`` (or override :meth:`variance_factor`) and
+    implement :meth:`std_pdf`, :meth:`sign_mean_unit` and (for speed) :meth:`cdf_unit` /
+    :meth:`abs_ppf`."""
 
     name: ClassVar[str]
     title: ClassVar[str] = ""
@@ -79,6 +98,13 @@ class SymmetricLaw:
     draws ``|T|`` by inverse transform and attaches an independent fair sign."""
     closed_form_integrals: ClassVar[bool] = False
     """Whether SymPy integrates ``std_pdf`` in closed form (tail, partial moments)."""
+    tail_param: ClassVar[str | None] = None
+    """The shape parameter that is the tail index (``None``: light tails, index ``oo``)."""
+    unit_variance: ClassVar[sp.Expr | None] = None
+    """Var T as a formula in the parameter symbols (:meth:`symbols`), read by
+    :meth:`variance_factor`."""
+    variance_condition: ClassVar[str] = ""
+    """The finite-variance condition for a symbolic tail index, ``{}`` standing for it."""
 
     def __init__(self, **values: Any) -> None:
         known = {p.name: p for p in self.params}
@@ -150,7 +176,7 @@ class SymmetricLaw:
     @property
     def tail_index(self) -> sp.Expr:
         """Tail index: P(|T| > t) ~ t^(-index); ``oo`` for light (exponential) tails."""
-        return sp.oo
+        return self.shape(self.tail_param) if self.tail_param else sp.oo
 
     # ------------------------------------------------------------------ symbolic face
     def std_pdf(self, u: sp.Expr) -> sp.Expr:
@@ -181,12 +207,23 @@ class SymmetricLaw:
         return (2 * self.std_pdf(u)).subs(self.shape_subs())
 
     def variance_factor(self) -> sp.Expr:
-        """Var T (``sp.oo`` when infinite)."""
-        raise NotImplementedError
+        """Var T: ``unit_variance`` at the parameter values; ``sp.oo`` when a numeric tail
+        index is <= 2."""
+        if self.unit_variance is None:
+            raise NotImplementedError(f"law {self.name}: declare unit_variance or override "
+                                      "variance_factor")
+        a = self.tail_index
+        if self.tail_param and a.is_number and a <= 2:
+            return sp.oo
+        return self.unit_variance.xreplace(self.shape_subs())
 
     def variance_conditions(self) -> list[str]:
-        """Conditions under which :meth:`variance_factor` is finite, for symbolic shapes."""
-        return []
+        """Conditions under which :meth:`variance_factor` is finite, for symbolic shapes
+        (``variance_condition`` filled with a symbolic tail index)."""
+        a = self.tail_index
+        if not self.variance_condition or a.is_number:
+            return []
+        return [self.variance_condition.format(sp.sstr(a))]
 
     def second_moment(self) -> sp.Expr:
         """E Z^2 = scale^2 Var T."""

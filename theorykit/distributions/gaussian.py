@@ -14,8 +14,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import Param
-from theorykit.distributions.base import SymmetricLaw
+from theorykit.distributions.base import SymmetricLaw, scale_parameter
 from theorykit.distributions.registry import register
 
 
@@ -26,16 +25,14 @@ class Gaussian(SymmetricLaw):
     name = "gaussian"
     title = "Gaussian"
     reference = "standard normal law"
-    params = (Param("sigma", float, "standard deviation", 1.0, 0.0, False),)
+    params = (scale_parameter("standard deviation", "sigma"),)
     scale_param = "sigma"
     direct_sampler = True
     closed_form_integrals = True
+    unit_variance = sp.Integer(1)
 
     def std_pdf(self, u: sp.Expr) -> sp.Expr:
         return sp.exp(-u**2 / 2) / sp.sqrt(2 * sp.pi)
-
-    def variance_factor(self) -> sp.Expr:
-        return sp.Integer(1)
 
     def sign_mean_unit(self, z: sp.Expr) -> sp.Expr:
         return sp.erf(z / sp.sqrt(2))

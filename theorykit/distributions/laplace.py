@@ -12,8 +12,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import Param
-from theorykit.distributions.base import SymmetricLaw
+from theorykit.distributions.base import SymmetricLaw, scale_parameter
 from theorykit.distributions.registry import register
 
 
@@ -24,14 +23,12 @@ class Laplace(SymmetricLaw):
     name = "laplace"
     title = "Laplace"
     reference = "standard Laplace law; sign mean derived by theorykit"
-    params = (Param("scale", float, "scale b (variance 2 b^2)", 1.0, 0.0, False),)
+    params = (scale_parameter("scale b (variance 2 b^2)"),)
     closed_form_integrals = True
+    unit_variance = sp.Integer(2)
 
     def std_pdf(self, u: sp.Expr) -> sp.Expr:
         return sp.exp(-u) / 2
-
-    def variance_factor(self) -> sp.Expr:
-        return sp.Integer(2)
 
     def sign_mean_unit(self, z: sp.Expr) -> sp.Expr:
         return sp.sign(z) * (1 - sp.exp(-sp.Abs(z)))

@@ -27,13 +27,17 @@ import numpy as np
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import Param
-from theorykit.distributions.base import SymmetricLaw
+from theorykit.distributions.base import (
+    SymmetricLaw,
+    positive_symbol,
+    scale_parameter,
+    shape_parameter,
+)
 from theorykit.distributions.registry import register
 
-
-def _alpha_param(minimum: float = 0.0) -> Param:
-    return Param("alpha", float, "tail index: P(|Z| > x) ~ x^(-alpha)", None, minimum, False)
+A = positive_symbol("alpha")
+"""The tail index alpha of both laws."""
+ALPHA = shape_parameter("alpha", "tail index: P(|Z| > x) ~ x^(-alpha)")
 
 
 @register
@@ -43,28 +47,16 @@ class Pareto(SymmetricLaw):
     name = "pareto"
     title = "Symmetric Pareto (type I)"
     reference = "symmetric Pareto law; moments and sign mean derived by theorykit"
-    params = (_alpha_param(), Param("scale", float, "x_m, the smallest |Z|", 1.0, 0.0, False))
+    params = (ALPHA, scale_parameter("x_m, the smallest |Z|"))
     lower = 1
     heavy_tailed = True
     closed_form_integrals = True
-
-    @property
-    def tail_index(self) -> sp.Expr:
-        return self.shape("alpha")
+    tail_param = "alpha"
+    unit_variance = A / (A - 2)
+    variance_condition = "Pareto {} > 2 (finite variance)"
 
     def std_pdf(self, u: sp.Expr) -> sp.Expr:
-        a = self.symbols()["alpha"]
-        return a / 2 * u ** (-a - 1)
-
-    def variance_factor(self) -> sp.Expr:
-        a = self.shape("alpha")
-        if a.is_number and a <= 2:
-            return sp.oo
-        return a / (a - 2)
-
-    def variance_conditions(self) -> list[str]:
-        a = self.shape("alpha")
-        return [] if a.is_number else [f"Pareto {sp.sstr(a)} > 2 (finite variance)"]
+        return A / 2 * u ** (-A - 1)
 
     def sign_mean_unit(self, z: sp.Expr) -> sp.Expr:
         a = self.shape("alpha")
@@ -93,27 +85,15 @@ class Lomax(SymmetricLaw):
     name = "lomax"
     title = "Symmetric Pareto (Lomax)"
     reference = "symmetric Lomax law; moments and sign mean derived by theorykit"
-    params = (_alpha_param(), Param("scale", float, "scale", 1.0, 0.0, False))
+    params = (ALPHA, scale_parameter())
     heavy_tailed = True
-
-    @property
-    def tail_index(self) -> sp.Expr:
-        return self.shape("alpha")
+    tail_param = "alpha"
+    unit_variance = 2 / ((A - 1) * (A - 2))
+    """2/((alpha-1)(alpha-2)) for alpha > 2 (*derived*: E P^2 of the Lomax law)."""
+    variance_condition = "Pareto {} > 2 (finite noise variance)"
 
     def std_pdf(self, u: sp.Expr) -> sp.Expr:
-        a = self.symbols()["alpha"]
-        return a / 2 * (1 + u) ** (-a - 1)
-
-    def variance_factor(self) -> sp.Expr:
-        """2/((alpha-1)(alpha-2)) for alpha > 2 (*derived*: E P^2 of the Lomax law)."""
-        a = self.shape("alpha")
-        if a.is_number and a <= 2:
-            return sp.oo
-        return 2 / ((a - 1) * (a - 2))
-
-    def variance_conditions(self) -> list[str]:
-        a = self.shape("alpha")
-        return [] if a.is_number else [f"Pareto {sp.sstr(a)} > 2 (finite noise variance)"]
+        return A / 2 * (1 + u) ** (-A - 1)
 
     def sign_mean_unit(self, z: sp.Expr) -> sp.Expr:
         return sp.sign(z) * (1 - (1 + sp.Abs(z)) ** (-self.shape("alpha")))

@@ -22,8 +22,12 @@ import numpy as np
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import Param
-from theorykit.distributions.base import SymmetricLaw, positive_symbol
+from theorykit.distributions.base import (
+    SymmetricLaw,
+    positive_symbol,
+    scale_parameter,
+    shape_parameter,
+)
 from theorykit.distributions.registry import register
 from theorykit.errors import DerivationError
 
@@ -77,14 +81,11 @@ class StudentT(SymmetricLaw):
     name = "student_t"
     title = "Student-t"
     reference = "Student-t law; Compagnoni et al., AISTATS 2025 (heavy-tailed noise) [recalled]"
-    params = (Param("nu", float, "degrees of freedom (tail index)", None, 0.0, False),
-              Param("scale", float, "scale", 1.0, 0.0, False))
+    params = (shape_parameter("nu", "degrees of freedom (tail index)"), scale_parameter())
     heavy_tailed = True
     direct_sampler = True
-
-    @property
-    def tail_index(self) -> sp.Expr:
-        return self.shape("nu")
+    tail_param = "nu"
+    variance_condition = "Student-t {} > 2 (finite noise variance)"
 
     def std_pdf(self, u: sp.Expr) -> sp.Expr:
         return _pdf(u, NU)
@@ -96,10 +97,6 @@ class StudentT(SymmetricLaw):
         if nu.is_number and not bool(cond.subs(NU, nu)):
             return sp.oo
         return expr.subs(NU, nu)
-
-    def variance_conditions(self) -> list[str]:
-        nu = self.shape("nu")
-        return [] if nu.is_number else [f"Student-t {sp.sstr(nu)} > 2 (finite noise variance)"]
 
     def density_at_zero(self) -> sp.Expr:
         """f_nu(0) = Γ((ν+1)/2)/(sqrt(νπ) Γ(ν/2))."""

@@ -12,8 +12,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from theorykit.compressors.base import Param
-from theorykit.distributions.base import SymmetricLaw
+from theorykit.distributions.base import SymmetricLaw, scale_parameter
 from theorykit.distributions.registry import register
 
 
@@ -24,16 +23,14 @@ class Uniform(SymmetricLaw):
     name = "uniform"
     title = "Uniform"
     reference = "uniform law"
-    params = (Param("scale", float, "half-width a", 1.0, 0.0, False),)
+    params = (scale_parameter("half-width a"),)
     upper = sp.Integer(1)
     direct_sampler = True
     closed_form_integrals = True
+    unit_variance = sp.Rational(1, 3)
 
     def std_pdf(self, u: sp.Expr) -> sp.Expr:
         return sp.Rational(1, 2)
-
-    def variance_factor(self) -> sp.Expr:
-        return sp.Rational(1, 3)
 
     def sign_mean_unit(self, z: sp.Expr) -> sp.Expr:
         return sp.Max(-1, sp.Min(1, z))

@@ -1,5 +1,9 @@
-"""``theorykit check bound``: check a convergence bound E f(x_t) - f* <= bound(t) against the
-real method run on a problem, with standard errors.
+"""``theorykit check bound``: check E f(x_t) - f* <= bound(t) against simulation (two-sided report).
+
+Run a method on a problem with replicas, estimate E f(x_t) - f* with its standard error at
+checkpoints and judge your bound: violated (beyond the Bonferroni z·SE) -> contradicted
+(exit 1); tightness measured/bound reported ('loose' if more than 2x loose everywhere). The
+bound is parsed safely, never executed.
 
 Example::
 
@@ -24,31 +28,17 @@ import argparse
 import math
 from typing import Any
 
-from theorykit.cli.common import add_params_option, print_json, to_number
+from theorykit.cli import common
+from theorykit.cli.common import print_json, to_number
 from theorykit.errors import InputError
 
 SYMBOLS = ("t", "k", "eta", "N", "B", "omega", "sigma", "nu", "L", "mu", "d", "Delta_0")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "bound", help="check E f(x_t) - f* <= bound(t) against simulation (two-sided report)",
-        description="Run a method on a problem with replicas, estimate E f(x_t) - f* with its "
-        "standard error at checkpoints and judge your bound: violated (beyond the Bonferroni "
-        "z·SE) -> contradicted (exit 1); tightness measured/bound reported ('loose' if more "
-        "than 2x loose everywhere). The bound is parsed safely, never executed.")
-    p.add_argument("--method", required=True, metavar="NAME")
-    p.add_argument("--vote", choices=("mean", "majority"), default="mean",
-                   help="DSignSGD aggregation (default: mean of signs)")
-    p.add_argument("--compressor", metavar="NAME",
-                   help="compressor for dcsgd: a catalog name or module.path:Object")
-    add_params_option(p)
-    p.add_argument("--noise", default="gaussian",
-                   help="gaussian (default), student-t, laplace, pareto")
-    p.add_argument("--nu", help="Student-t degrees of freedom")
-    p.add_argument("--alpha", help="Pareto tail index")
-    p.add_argument("--sigma", default="1", metavar="S",
-                   help="noise scale (default 1; one number, or one per worker S1,S2,...)")
+    p = common.add_command(sub, "bound", __doc__)
+    common.add_method_options(p)
+    common.add_noise_options(p)
     p.add_argument("--problem", default="quadratic", choices=("quadratic",),
                    help="the problem (quadratic: f = (x - c)' diag(eigs) (x - c) / 2)")
     p.add_argument("--eigs", default="1,1", metavar="L1,L2,...",
@@ -89,7 +79,6 @@ def _floats(name: str, value: str) -> list[float]:
 
 
 def _setup(args: argparse.Namespace) -> dict[str, Any]:
-    from theorykit.cli.commands.derive import build_compressor, build_noise
     from theorykit.methods import make_method
     from theorykit.methods.registry import resolve
     from theorykit.problems import Quadratic
@@ -105,7 +94,7 @@ def _setup(args: argparse.Namespace) -> dict[str, Any]:
     if len(x0) != d:
         raise InputError(f"--x0 has {len(x0)} numbers, the problem has d = {d}")
     method_name = resolve(args.method).name  # a registered name or module:Object
-    comp = build_compressor(args, d)
+    comp = common.build_compressor(args.compressor, args.param, d=d)
     omega = None
     if method_name == "dcsgd":
         if comp is None or isinstance(comp, str):
@@ -124,12 +113,7 @@ def _setup(args: argparse.Namespace) -> dict[str, Any]:
     else:
         raise InputError(f"check bound needs a method with a known SDE bound (dsgd, dcsgd, "
                          f"dsignsgd), not {method_name}")
-    if args.nu is None and args.noise.lower() in ("student-t", "t", "studentt",
-                                                   "student_t"):
-        raise InputError("--noise student-t needs --nu")
-    if args.alpha is None and args.noise.lower() in ("pareto", "lomax"):
-        raise InputError("--noise pareto needs --alpha")
-    noise = build_noise(args)
+    noise = common.build_noise(args, symbolic=False)
     sig = _floats("--sigma", args.sigma)
     eta = to_number("--lr", args.lr)
     if not (math.isfinite(eta) and eta > 0):

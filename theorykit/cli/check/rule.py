@@ -1,4 +1,9 @@
-"""``theorykit check rule``: does YOUR learning-rate scaling rule keep training unchanged?
+"""``theorykit check rule``: check a learning-rate scaling rule against simulation.
+
+Simulate the base configuration (eta, N, B) and the scaled one (kappa*eta, alpha*N, delta*B)
+with the real discrete optimizer and say whether their loss curves against samples seen
+coincide (holds, exit 0), differ (contradicted, exit 1) or cannot be told apart at this
+sample size (inconclusive, exit 1): does YOUR rule keep training unchanged?
 
 Examples::
 
@@ -26,32 +31,26 @@ from typing import Any
 
 import sympy as sp
 
-from theorykit.cli.common import add_params_option, print_json, to_number
+from theorykit.cli import common
+from theorykit.cli.common import GAUSSIAN_NAMES, STUDENT_T_NAMES, print_json, to_number
 from theorykit.errors import InputError
+from theorykit.symbols import BATCH_FACTOR, OMEGA, OMEGA_NEW, WORKER_FACTOR
 
 METHODS = ("dsgd", "dcsgd", "dsignsgd")
 """Registered methods with derived scaling rules (:mod:`theorykit.rules.scaling`)."""
 MAX_REPLICAS = 200_000
 MAX_STEPS = 100_000
 MAX_WORKERS = 4096
+KAPPA_SYMBOLS: dict[str, sp.Symbol] = {"alpha": WORKER_FACTOR, "delta": BATCH_FACTOR,
+                                       "omega": OMEGA, "omega_new": OMEGA_NEW}
+"""The names ``--kappa`` may use and the shared symbols they stand for
+(:mod:`theorykit.symbols`; ``omega_new`` is omega' = omega, the compressor is unchanged)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "rule", help="check a learning-rate scaling rule against simulation",
-        description="Simulate the base configuration (eta, N, B) and the scaled one "
-        "(kappa*eta, alpha*N, delta*B) with the real discrete optimizer and say whether "
-        "their loss curves against samples seen coincide (holds, exit 0), differ "
-        "(contradicted, exit 1) or cannot be told apart at this sample size "
-        "(inconclusive, exit 1).")
-    p.add_argument("--method", required=True, metavar="NAME")
-    p.add_argument("--compressor", metavar="NAME",
-                   help="compressor for dcsgd: a catalog name or module.path:Object")
-    add_params_option(p)
-    p.add_argument("--noise", default="gaussian", help="gaussian (default) or student-t")
-    p.add_argument("--nu", help="Student-t degrees of freedom (a number)")
-    p.add_argument("--sigma", default="1",
-                   help="noise scale per sample (Gaussian std / Student-t scale; default 1)")
+    p = common.add_command(sub, "rule", __doc__)
+    common.add_method_options(p, vote=False)
+    common.add_noise_options(p, ("gaussian", "student-t"), per_worker=False)
     p.add_argument("--kappa", required=True, metavar="EXPR",
                    help="the learning-rate factor, e.g. 'alpha*delta', 'alpha*sqrt(delta)', "
                    "'alpha' (symbols: alpha, delta; dcsgd also omega, omega_new)")
@@ -108,7 +107,7 @@ def kappa_value(text: str, values: dict[str, float]) -> tuple[sp.Expr, float]:
     """Parse ``--kappa`` (safe parser, the names in ``values`` only) and evaluate it."""
     from theorykit.expr import parse_expr
 
-    syms = {k: sp.Symbol(k, positive=True) for k in values}
+    syms = {k: KAPPA_SYMBOLS[k] for k in values}
     expr = parse_expr(text, syms, what="--kappa")
     try:
         val = expr.xreplace({syms[k]: sp.Float(v) for k, v in values.items()})
@@ -121,26 +120,31 @@ def kappa_value(text: str, values: dict[str, float]) -> tuple[sp.Expr, float]:
     return expr, num.real
 
 
-def _noise(args: argparse.Namespace) -> Any:
-    from theorykit.cli.commands.derive import build_noise
+def _as_typed(expr: sp.Expr) -> str:
+    """``expr`` printed with the names ``--kappa`` accepts (``omega_new``, not omega')."""
+    return sp.sstr(expr.xreplace({s: sp.Symbol(name) for name, s in KAPPA_SYMBOLS.items()
+                                  if s.name != name}))
 
+
+def _noise(args: argparse.Namespace) -> Any:
+    """Gaussian or Student-t noise with numeric parameters (``--alpha`` here is the
+    worker-count factor, never a noise parameter)."""
     name = args.noise.lower()
-    if name not in ("gaussian", "normal", "student-t", "t", "studentt", "student_t"):
+    if name not in (*GAUSSIAN_NAMES, *STUDENT_T_NAMES):
         raise InputError(f"--noise must be gaussian or student-t, got {args.noise!r}")
-    if name not in ("gaussian", "normal") and args.nu is None:
+    if name not in GAUSSIAN_NAMES and args.nu is None:
         raise InputError("--noise student-t needs --nu")
     if args.nu is not None:
         nu = to_number("nu", args.nu)
         if not (math.isfinite(nu) and nu > 0):
             raise InputError(f"--nu must be a positive number, got {args.nu!r}")
     _positive("--sigma", args.sigma)
-    return build_noise(argparse.Namespace(noise=name, sigma=args.sigma, nu=args.nu,
-                                          alpha=None))
+    return common.build_noise(argparse.Namespace(noise=name, sigma=args.sigma, nu=args.nu),
+                       symbolic=False)
 
 
 def run(args: argparse.Namespace) -> int:
     from theorykit.check.rule_check import Config, Setup, check_rule, plan, scaled_config
-    from theorykit.cli.commands.rules import _compressor
     from theorykit.methods import make_method
     from theorykit.methods.registry import resolve
 
@@ -148,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     if method not in METHODS:
         raise InputError(f"check rule needs a method with derived scaling rules "
                          f"({', '.join(METHODS)}), not {method}")
-    comp = _compressor(args.compressor, args.param, "-p")
+    comp = common.build_compressor(args.compressor, args.param)
     if method == "dcsgd" and comp is None:
         raise InputError("--method dcsgd needs --compressor")
     if method != "dcsgd" and comp is not None:
@@ -205,13 +209,13 @@ def run(args: argparse.Namespace) -> int:
     code = 0 if rc.status == "holds" else 1
     if args.json:
         out = rc.to_json()
-        out.update({"method": method, "kappa_expr": sp.sstr(expr), "noise": repr(noise),
+        out.update({"method": method, "kappa_expr": _as_typed(expr), "noise": repr(noise),
                     "compressor": repr(comp) if comp is not None else None,
                     "omega": omega, "eigs": list(eigs), "x0": list(x0)})
         print_json(out)
         return code
     at = ", ".join(f"{k} = {v:g}" for k, v in values.items())
-    print(f"rule: kappa = {sp.sstr(expr)} at {at} -> kappa = {kappa:.6g}")
+    print(f"rule: kappa = {_as_typed(expr)} at {at} -> kappa = {kappa:.6g}")
     print(f"method {method}" + (f" with {comp!r}" if comp is not None else "")
           + f", noise {noise!r}, quadratic eigs {list(eigs)}, x0 {list(x0)}")
     print(f"base:   eta = {base.eta:g}, N = {base.n_workers}, B = {base.batch}")

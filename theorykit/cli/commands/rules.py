@@ -1,4 +1,9 @@
-"""``theorykit rules``: hyperparameter scaling rules derived by SymPy from a method's SDE.
+"""``theorykit rules``: scaling rules (learning rate vs workers, batch, compression), derived.
+
+Derive the hyperparameter scaling rules eta -> kappa*eta, B -> delta*B, N -> alpha*N,
+omega -> omega' that keep a method's SDE unchanged per sample seen (or, where that is
+impossible, named quantities such as the stationary loss or the time scale), by solving the
+invariance conditions with SymPy.
 
 Examples::
 
@@ -20,30 +25,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from theorykit.cli.common import add_params_option, parse_params, print_json, to_number
+from theorykit.cli import common
+from theorykit.cli.common import print_json, to_number
 from theorykit.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "rules", help="scaling rules (learning rate vs workers, batch, compression), derived",
-        description="Derive the hyperparameter scaling rules eta -> kappa*eta, B -> delta*B, "
-        "N -> alpha*N, omega -> omega' that keep a method's SDE unchanged per sample seen "
-        "(or, where that is impossible, named quantities such as the stationary loss or the "
-        "time scale), by solving the invariance conditions with SymPy.")
-    p.add_argument("--method", required=True, metavar="NAME",
-                   help="the distributed method")
-    p.add_argument("--compressor", metavar="NAME",
-                   help="compressor for dcsgd: a catalog name, module.path:Object, or "
-                   "'omega' for a generic unbiased U(omega)")
-    add_params_option(p)
+    p = common.add_command(sub, "rules", __doc__)
+    common.add_method_options(p, vote=False, generic_omega=True)
     p.add_argument("--to-compressor", metavar="NAME",
                    help="the compressor after the change (omega -> omega'); with --method "
                    "dsgd: move from uncompressed DSGD to DCSGD")
     p.add_argument("--to-param", action="append", default=[], metavar="KEY=VALUE",
                    help="a parameter of --to-compressor (repeatable)")
-    p.add_argument("--noise", default="gaussian", help="gaussian (default) or student-t")
-    p.add_argument("--nu", help="Student-t degrees of freedom (default: symbolic nu)")
+    common.add_noise_options(p, ("gaussian", "student-t"), symbolic=True, sigma=False)
     p.add_argument("--alpha", help="worker-count factor: also print kappa as a number")
     p.add_argument("--delta", help="per-worker batch-size factor (default 1 with --alpha)")
     p.add_argument("--omega-new", metavar="W",
@@ -52,24 +47,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt.add_argument("--json", action="store_true", help="machine-readable output")
     fmt.add_argument("--latex", action="store_true", help="LaTeX equations only")
     p.set_defaults(func=run)
-
-
-def _compressor(name: str | None, items: list[str], flag: str) -> Any:
-    from theorykit.compressors.registry import resolve
-
-    params = parse_params(items)
-    if name is None:
-        if params:
-            raise InputError(f"{flag} parameters given but no compressor")
-        return None
-    if name.startswith("omega"):
-        if params:
-            raise InputError("a generic U(omega) compressor takes no parameters")
-        return name
-    try:
-        return resolve(name)(**params)
-    except TypeError as exc:  # a user class with an unusual constructor
-        raise InputError(f"cannot build compressor {name!r}: {exc}") from None
 
 
 def _factor(name: str, value: str | None) -> float | None:
@@ -89,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if method not in ("dsgd", "dcsgd", "dsignsgd"):
         raise InputError(f"no scaling rules are derived for {method}; rules know dsgd, "
                          "dcsgd, dsignsgd")
-    comp = _compressor(args.compressor, args.param, "-p")
-    target = _compressor(args.to_compressor, args.to_param, "--to-param")
+    comp = common.build_compressor(args.compressor, args.param)
+    target = common.build_compressor(args.to_compressor, args.to_param, "--to-param")
     nu = None
     if args.nu is not None:
         nu = to_number("nu", args.nu)
