@@ -26,8 +26,12 @@ def provenance() -> dict[str, Any]:
     import numpy
     import torch
 
+    import theorykit
+
+    # the checkout theorykit was imported from (PYTHONPATH may point at another one)
+    src = Path(theorykit.__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=src,
                                 capture_output=True, text=True, timeout=10).stdout.strip()
     except OSError:
         commit = ""
@@ -35,6 +39,7 @@ def provenance() -> dict[str, Any]:
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
         "commit": commit or None,
+        "theorykit_path": str(src),
         "cores": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
         "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

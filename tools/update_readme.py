@@ -80,6 +80,13 @@ def block_benchmarks() -> str:
         rows.append(f"| `sde_solver.py` | paths x steps per second, d = {dims} | hand-written "
                     f"Euler–Maruyama; torchsde | {_range(hand)} the hand loop (target 0.8x), "
                     f"{_range(tsde, '.1f')} torchsde | {_when(s['provenance'])} |")
+    m = _load("benchmarks/simulate.json")
+    if m:
+        ratio = [r["ratio_theorykit_vs_hand"] for r in m["rows"]]
+        dims = sorted({r["d"] for r in m["rows"]})
+        rows.append(f"| `simulate.py` | replica-steps per second of the discrete driver (DSGD, "
+                    f"DCSGD), d = {dims} | the same method as a hand-written loop | "
+                    f"{_range(ratio)} the hand loop | {_when(m['provenance'])} |")
     t = _load("benchmarks/derive_time.json")
     if t:
         der = [r for r in t["rows"] if r["case"].startswith("derive")]
