@@ -19,8 +19,10 @@ from theorykit.check.stats import bonferroni_z, mean_se
 from theorykit.errors import AssumptionError, InputError
 from theorykit.noise import (
     B_SYMBOL,
+    NOISE_MODELS,
     Gaussian,
     Laplace,
+    Lomax,
     StudentT,
     SymmetricPareto,
     make_noise,
@@ -98,16 +100,16 @@ def test_student_t_sampler_against_scipy_several_nu():
         assert sst.kstest(Z, "t", args=(nu,)).pvalue > 1e-3, nu
 
 
-def test_laplace_and_pareto_laws():
+def test_laplace_and_lomax_laws():
     """Laplace and symmetric Lomax samplers follow their CDFs (KS, n = 20000); variances."""
     lap = Laplace(scale=1.5)
     Z = lap.sample(20000, 1, 1, 1, gen()).numpy().ravel() / 1.5
     assert sst.kstest(Z, "laplace").pvalue > 1e-3
-    par = SymmetricPareto(alpha=3.0)
+    par = Lomax(alpha=3.0)
     Z = par.sample(20000, 1, 1, 1, gen()).numpy().ravel()
     assert sst.kstest(Z, par._cdf_unit).pvalue > 1e-3
     assert par.variance_factor() == 1  # 2/((3-1)(3-2))
-    assert SymmetricPareto(alpha=2).variance_factor() == sp.oo
+    assert Lomax(alpha=2).variance_factor() == sp.oo
     assert lap.cov(0, 1, 1)[0, 0] == 2 * sp.Rational(9, 4)
 
 
@@ -126,7 +128,7 @@ def test_cov_symbolic_and_infinite_variance():
         with pytest.raises(AssumptionError, match="infinite variance"):
             StudentT(nu).cov(0, 2, 1)
     with pytest.raises(AssumptionError):
-        SymmetricPareto(1.5).cov(0, 1, 1)
+        Lomax(1.5).cov(0, 1, 1)
 
 
 def test_gaussian_sign_mean_is_erf_and_phi_identity():
@@ -168,7 +170,7 @@ def test_student_t_sign_mean_derivative_is_density(nu):
 def test_sign_mean_batch_and_scale():
     """E sign(g + Z) depends on g sqrt(B)/s only (all models), and scale 0 gives sign(g)."""
     g = sp.Symbol("g", real=True)
-    for noise in (Gaussian(2.0), StudentT(3, scale=2.0), Laplace(2.0), SymmetricPareto(3, 2.0)):
+    for noise in (Gaussian(2.0), StudentT(3, scale=2.0), Laplace(2.0), Lomax(3, 2.0)):
         a = noise.sign_mean(g, 0, 0, 4)
         b = noise.sign_mean(g, 0, 0, 1)
         assert sp.simplify(a - b.subs(g, 2 * g)) == 0, noise
@@ -179,7 +181,7 @@ def test_sign_mean_monte_carlo_all_models():
     """MC mean of sign(g + Z) vs the symbolic sign mean (n = 40000, seed 1234, z from
     Bonferroni over all checks)."""
     models = [Gaussian(1.5), StudentT(1, 0.8), StudentT(3, 1.2), Laplace(1.0),
-              SymmetricPareto(2.5, 1.0)]
+              Lomax(2.5, 1.0)]
     gs = [-0.9, 0.2, 1.4]
     B = 3
     zc = bonferroni_z(len(models) * len(gs))
@@ -221,3 +223,24 @@ def test_bad_input():
         make_noise("no-such-law")
     assert make_noise("uniform", scale=2.0).variance_factor() == sp.Rational(1, 3)
     assert make_noise("cauchy").nu == 1
+
+
+# --------------------------------------------------------------------------- names
+def test_lomax_is_the_heavy_tailed_noise_and_pareto_is_refused():
+    """The symmetric Pareto II noise is ``lomax`` (``pareto`` means type I in theorykit, and
+    type I, with its gap at the origin, is refused as noise with a one-line pointer)."""
+    assert list(NOISE_MODELS) == ["gaussian", "student-t", "laplace", "lomax"]
+    for name in ("lomax", "Lomax", "pareto-ii"):
+        noise = make_noise(name, alpha=3, scale=2.0)
+        assert type(noise) is Lomax and noise.name == "lomax"
+    assert SymmetricPareto is Lomax  # deprecated name, still importable
+    assert repr(Lomax(1.5, [0.1, 1.0])) == "Lomax(alpha=3/2, scale=[0.1, 1.0])"
+    for name in ("pareto", "Pareto"):
+        with pytest.raises(InputError, match=r"gap at the origin.*'lomax'") as err:
+            make_noise(name, alpha=3)
+        assert "\n" not in str(err.value)
+    with pytest.raises(InputError, match="Lomax alpha must be > 0"):
+        Lomax(0)
+    with pytest.raises(InputError) as err:
+        make_noise("no-such-law")
+    assert "pareto" not in str(err.value)

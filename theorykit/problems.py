@@ -33,7 +33,6 @@ suffices (*derived*).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
@@ -44,6 +43,7 @@ import torch
 
 from theorykit.errors import InputError
 from theorykit.registry import Registry
+from theorykit.validate import positive_float, positive_int
 
 __all__ = [
     "PROBLEMS",
@@ -62,16 +62,6 @@ Tensor = torch.Tensor
 
 def _symbols(d: int) -> tuple[sp.Symbol, ...]:
     return tuple(sp.symbols(f"x_1:{d + 1}", real=True))
-
-
-def _check_d(d: Any) -> int:
-    try:
-        v = float(d)
-    except (TypeError, ValueError):
-        raise InputError(f"dimension d must be a positive integer, got {d!r}") from None
-    if not math.isfinite(v) or v < 1 or v != int(v):
-        raise InputError(f"dimension d must be a positive integer, got {d!r}")
-    return int(v)
 
 
 def torch_lambdify(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol],
@@ -323,12 +313,10 @@ class LogisticRegression(Problem):
 
     def __init__(self, n: int = 200, d: int = 5, seed: int = 0, reg: float = 0.1,
                  scale: float = 1.0) -> None:
-        n = _check_d(n)
-        d = _check_d(d)
-        if not (math.isfinite(reg) and reg >= 0):
-            raise InputError(f"logistic reg must be finite and >= 0, got {reg!r}")
-        if not (math.isfinite(scale) and scale > 0):
-            raise InputError(f"logistic feature scale must be finite and > 0, got {scale!r}")
+        n = positive_int("number of samples n", n)
+        d = positive_int("dimension d", d)
+        positive_float("logistic reg", reg, allow_zero=True, one_message=True)
+        positive_float("logistic feature scale", scale, one_message=True)
         rng = np.random.default_rng(seed)
         Af = rng.standard_normal((n, d)) * scale
         xt = rng.standard_normal(d)
@@ -419,11 +407,9 @@ class L0L1Quartic(Problem):
     reference = "Zhang et al., ICLR 2020 (x^4 as an (L0,L1)-smooth example) [recalled]"
 
     def __init__(self, d: int = 1, c: float = 1.0, L1: float = 2.0) -> None:
-        d = _check_d(d)
-        if not (math.isfinite(c) and c > 0):
-            raise InputError(f"quartic c must be finite and > 0, got {c!r}")
-        if not (math.isfinite(L1) and L1 > 0):
-            raise InputError(f"quartic L1 must be finite and > 0, got {L1!r}")
+        d = positive_int("dimension d", d)
+        positive_float("quartic c", c, one_message=True)
+        positive_float("quartic L1", L1, one_message=True)
         xs = _symbols(d)
         self.c = float(c)
         cs = sp.nsimplify(c)
@@ -470,7 +456,7 @@ class CoshSum(Problem):
     reference = "Compagnoni et al., arXiv 2506.00181 (cosh-type test functions) [recalled]"
 
     def __init__(self, d: int = 1) -> None:
-        d = _check_d(d)
+        d = positive_int("dimension d", d)
         xs = _symbols(d)
         super().__init__(sp.Add(*[sp.cosh(s) - 1 for s in xs]), xs)
         self.L0, self.L1 = 1.0, 1.0

@@ -3,7 +3,6 @@ progress bar)."""
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import Any
 
@@ -11,6 +10,7 @@ import torch
 
 from theorykit.errors import InputError
 from theorykit.limits import MAX_REPLICAS, MAX_STEPS, check_count, check_memory
+from theorykit.validate import learning_rate, positive_int
 
 Tensor = torch.Tensor
 
@@ -39,26 +39,11 @@ def start_point(x0: Any, R: int, d: int, device: Any, dtype: torch.dtype) -> Ten
     return X.clone()
 
 
-def check_eta(eta: Any) -> float:
-    try:
-        v = float(eta)
-    except (TypeError, ValueError):
-        raise InputError(f"learning rate eta must be a number, got {eta!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise InputError(f"learning rate eta must be finite and > 0, got {eta!r}")
-    return v
+check_eta = learning_rate
+"""The learning rate eta (or a step dt): a finite float > 0 (:mod:`theorykit.validate`)."""
 
-
-def check_count_arg(name: str, v: Any) -> int:
-    if isinstance(v, bool):
-        raise InputError(f"{name} must be a positive integer, got {v!r}")
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a positive integer, got {v!r}") from None
-    if not math.isfinite(f) or f < 1 or f != int(f):
-        raise InputError(f"{name} must be a positive integer, got {v!r}")
-    return int(f)
+check_count_arg = positive_int
+"""A count (steps, replicas, N, B, record_every): an integer >= 1 (:mod:`theorykit.validate`)."""
 
 
 def check_sim_size(what: str, R: int, N: int, d: int, steps: int, record_every: int,

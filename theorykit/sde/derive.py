@@ -35,6 +35,7 @@ from theorykit.noise import Gaussian, NoiseModel, make_noise
 from theorykit.sde.sde import ETA, SDE
 from theorykit.symbols import BATCH as B_SYMBOL  # workers N and batch B, defined once
 from theorykit.symbols import N_WORKERS as N_SYMBOL
+from theorykit.validate import count_expr, learning_rate, positive_int, symbolic
 
 __all__ = ["B_SYMBOL", "N_SYMBOL", "clear_cache", "derive"]
 
@@ -88,36 +89,19 @@ def _as_noise(noise: Any) -> NoiseModel:
 
 
 def _count(name: str, value: Any, default: sp.Symbol) -> sp.Expr:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return sp.Symbol(value, integer=True, positive=True)
-    if isinstance(value, sp.Basic) and not value.is_number:
-        return value
-    if isinstance(value, bool):
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a positive integer, got {value!r}") from None
-    if not math.isfinite(v) or v < 1 or v != int(v):
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
-    return sp.Integer(int(v))
+    """N or B: ``default`` (the shared symbol) when omitted, else :func:`count_expr`."""
+    return default if value is None else count_expr(name, value)
 
 
 def _lr(value: Any) -> sp.Expr:
+    """The learning rate: η when omitted, a (positive) symbol, or a number > 0 kept exact
+    when it has a short decimal form."""
     if value is None:
         return ETA
-    if isinstance(value, str):
-        return sp.Symbol(value, positive=True)
-    if isinstance(value, sp.Basic) and not value.is_number:
-        return value
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"learning rate must be a number or a symbol, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise InputError(f"learning rate eta must be finite and > 0, got {value!r}")
+    sym = symbolic(value, positive=True)
+    if sym is not None:
+        return sym
+    v = learning_rate(value, expected="a number or a symbol")
     return sp.nsimplify(v) if len(repr(v)) <= 8 else sp.Float(v)
 
 
@@ -127,9 +111,7 @@ def _state(problem_or_dim: Any) -> tuple[list[sp.Symbol], sp.Matrix, list[sp.Sym
     if isinstance(problem_or_dim, bool):
         raise InputError("problem_or_dim must be a dimension or a problem")
     if isinstance(problem_or_dim, int | float) and not isinstance(problem_or_dim, bool):
-        if problem_or_dim != int(problem_or_dim) or problem_or_dim < 1:
-            raise InputError(f"dimension d must be a positive integer, got {problem_or_dim!r}")
-        d = int(problem_or_dim)
+        d = positive_int("dimension d", problem_or_dim)
         x = list(sp.symbols(f"x_1:{d + 1}", real=True))
         g = list(sp.symbols(f"g_1:{d + 1}", real=True))
         return x, sp.Matrix(g), g, f"generic f on R^{d}", ("dim", d)

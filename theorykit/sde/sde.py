@@ -26,6 +26,7 @@ import torch
 from theorykit.errors import InputError
 from theorykit.sde.lambdify import Backend, sqrt_nonneg, vector_function
 from theorykit.symbols import ETA, TIME  # one definition each (meaning in theorykit.symbols)
+from theorykit.validate import finite_float, positive_float
 
 __all__ = ["ETA", "SDE", "TIME"]
 
@@ -176,18 +177,11 @@ class SDE:
         out: dict[sp.Symbol, float] = {}
         for k, v in (params or {}).items():
             s = self._lookup(k)
-            try:
-                val = float(v)
-            except (TypeError, ValueError):
-                raise InputError(f"parameter {k!r} must be a number, got {v!r}") from None
-            if not math.isfinite(val):
-                raise InputError(f"parameter {k!r} must be finite, got {v!r}")
-            out[s] = val
+            out[s] = finite_float(f"parameter {k!r}", v)
         lr = sp.sympify(self.lr).xreplace({k: sp.Float(v) for k, v in out.items()})
         if not lr.is_number:
             raise InputError(f"lambdify needs a value for the learning rate {sp.sstr(self.lr)}")
-        if float(lr) < 0 or not math.isfinite(float(lr)):
-            raise InputError(f"learning rate must be finite and >= 0, got {float(lr)}")
+        positive_float("learning rate", float(lr), allow_zero=True, one_message=True)
         return out
 
     def _lr_value(self, p: dict[sp.Symbol, float]) -> float:
