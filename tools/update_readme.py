@@ -54,6 +54,19 @@ def _range(vals: list[float], fmt: str = ".2f") -> str:
     return f"{lo:{fmt}}x" if f"{lo:{fmt}}" == f"{hi:{fmt}}" else f"{lo:{fmt}}–{hi:{fmt}}x"
 
 
+def _ratios_row(name: str, what: str, peers: str, cols: list[tuple[str, str, str]]
+                ) -> str | None:
+    """The README row of benchmark ``name`` whose rows carry ratio columns ``cols`` (column,
+    label, format) and a dimension ``d``; ``None`` while its results file does not exist."""
+    b = _load(f"benchmarks/{name}.json")
+    if not b:
+        return None
+    dims = sorted({r["d"] for r in b["rows"]})
+    cells = ", ".join(f"{_range([r[col] for r in b['rows']], fmt)} {label}"
+                      for col, label, fmt in cols)
+    return f"| `{name}.py` | {what}, d = {dims} | {peers} | {cells} | {_when(b['provenance'])} |"
+
+
 def block_benchmarks() -> str:
     rows = ["| script | measures | peer | measured ratios | run (date, cores, load) |",
             "| --- | --- | --- | --- | --- |"]
@@ -72,21 +85,13 @@ def block_benchmarks() -> str:
                          + f" (targets met {met}/{tot})")
         rows.append("| `compressors.py` | encode+decode throughput | `x.clone()`; `torch.topk` | "
                     + "; ".join(parts) + f" | {_when(c['provenance'])} |")
-    s = _load("benchmarks/sde_solver.json")
-    if s:
-        hand = [r["ratio_theorykit_vs_hand"] for r in s["rows"]]
-        tsde = [r["ratio_theorykit_vs_torchsde"] for r in s["rows"]]
-        dims = sorted({r["d"] for r in s["rows"]})
-        rows.append(f"| `sde_solver.py` | paths x steps per second, d = {dims} | hand-written "
-                    f"Euler–Maruyama; torchsde | {_range(hand)} the hand loop (target 0.8x), "
-                    f"{_range(tsde, '.1f')} torchsde | {_when(s['provenance'])} |")
-    m = _load("benchmarks/simulate.json")
-    if m:
-        ratio = [r["ratio_theorykit_vs_hand"] for r in m["rows"]]
-        dims = sorted({r["d"] for r in m["rows"]})
-        rows.append(f"| `simulate.py` | replica-steps per second of the discrete driver (DSGD, "
-                    f"DCSGD), d = {dims} | the same method as a hand-written loop | "
-                    f"{_range(ratio)} the hand loop | {_when(m['provenance'])} |")
+    rows += filter(None, [
+        _ratios_row("sde_solver", "paths x steps per second", "hand-written Euler–Maruyama; "
+                    "torchsde", [("ratio_theorykit_vs_hand", "the hand loop (target 0.8x)", ".2f"),
+                                 ("ratio_theorykit_vs_torchsde", "torchsde", ".1f")]),
+        _ratios_row("simulate", "replica-steps per second of the discrete driver (DSGD, DCSGD)",
+                    "the same method as a hand-written loop",
+                    [("ratio_theorykit_vs_hand", "the hand loop", ".2f")])])
     t = _load("benchmarks/derive_time.json")
     if t:
         der = [r for r in t["rows"] if r["case"].startswith("derive")]
