@@ -15,10 +15,12 @@ Before this package the name meant three laws; each is now stated in this vocabu
   :math:`p(g) \propto |g|^{-\rho}` on :math:`|g| \ge g_m`, a *density* exponent) is
   ``Pareto(alpha=rho - 1, scale=g_m)`` -- the same family, parametrised by the density
   exponent :math:`\rho = \alpha + 1`;
-* the noise model ``SymmetricPareto`` / ``make_noise("pareto")`` (:mod:`theorykit.noise`) is
-  a *different* law: the symmetric **Lomax** (Pareto type II) law :class:`Lomax`,
+* the heavy-tailed noise model, formerly ``make_noise("pareto")``, is a *different* law: the
+  symmetric **Lomax** (Pareto type II) law :class:`Lomax`,
   :math:`P(|Z|/s > p) = (1 + p)^{-\alpha}`, i.e. type I shifted to start at 0 (no gap, so the
-  sign mean is not flat near zero). It is registered here as ``lomax``.
+  sign mean is not flat near zero). It is registered here as ``lomax``, and the noise model and
+  the CLI call it ``lomax`` too (``make_noise("pareto")`` and ``--noise pareto`` refuse with a
+  pointer to it).
 """
 
 from __future__ import annotations

@@ -1,6 +1,10 @@
 """SDEs of distributed methods: the :class:`SDE` object, :func:`derive`, and the one
-lambdify adapter (:mod:`theorykit.sde.lambdify`). Batched solvers live in
-:mod:`theorykit.sde.solvers` (imported on first use of one of its names)."""
+lambdify adapter (:mod:`theorykit.sde.lambdify`: scalar and vector functions, built on
+:mod:`~theorykit.sde.backends` (SymPy rewrites and printers per backend),
+:mod:`~theorykit.sde.special` (special functions for numpy/torch),
+:mod:`~theorykit.sde.templates` (batched term templates) and :mod:`~theorykit.sde.arrays`
+(index and broadcast helpers)). Batched solvers live in :mod:`theorykit.sde.solvers`
+(imported on first use of one of its names)."""
 
 from __future__ import annotations
 
