@@ -1,7 +1,7 @@
 """What the (L0, L1) claim modules share (``derivations/compagnoni2025_l0l1.py`` and
 ``derivations/compagnoni2025_l0l1_schedules.py``): the claim-id prefix and tags, the DCSGD
-SDEs and the theory knobs they read, and the verdict helpers (the numbers of the setting
-are in ``derivations/_l0l1_setting.py``).
+SDEs and the theory knobs they read, and the Richardson-extrapolated estimate (the numbers
+of the setting are in ``derivations/_l0l1_setting.py``).
 
 Source: Compagnoni, Islamov, Orvieto & Gorbunov, arXiv 2506.00181 (2025). The leading
 underscore keeps this module out of the claim discovery."""
@@ -15,17 +15,12 @@ import numpy as np
 
 from derivations._l0l1_setting import N_WORKERS, P_KEEP, SIGMA
 from theorykit.check import stats
-from theorykit.check.claim import RunContext, Status
+from theorykit.check.claim import RunContext
 
-__all__ = ["PREFIX", "TAGS", "dcsgd_sde", "holds_if", "ito_knobs", "richardson"]
+__all__ = ["PREFIX", "TAGS", "dcsgd_sde", "ito_knobs", "richardson"]
 
 PREFIX = "l0l1"
 TAGS = ("l0l1", "compagnoni2025_l0l1", "sde", "issue4")
-
-
-def holds_if(b: bool) -> Status:
-    """HOLDS when ``b``, else CONTRADICTED."""
-    return Status.HOLDS if b else Status.CONTRADICTED
 
 
 def richardson(coarse: np.ndarray, fine: np.ndarray) -> stats.Estimate:

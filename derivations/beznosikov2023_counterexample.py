@@ -85,7 +85,7 @@ def dcgd_counterexample_claim(ctx: RunContext) -> Verdict:
         series["predicted"].append(pred)
         series["measured"].append(float(np.mean(meas)))
     return Verdict(
-        f"{PREFIX}.dcgd_counterexample", Status.HOLDS if ok else Status.CONTRADICTED,
+        f"{PREFIX}.dcgd_counterexample", Status.of(ok),
         predicted=sp.sstr(growth), measured=f"max |meas - pred|/tol = {worst:.3g}",
         tolerance="every step: |meas - pred| <= s·2^-23 + 64·2^-53·(1 + s), s the measured "
                   "relative step (float32 wire values of the top-k codec)",
@@ -160,7 +160,7 @@ def ef_converges_claim(ctx: RunContext) -> Verdict:
     ok_21 = bool(np.all(step_ratio <= rate21 * (1 + 1e-9)))
     ok = ok_dc and ok_ef and ok_21
     return Verdict(
-        f"{PREFIX}.ef_converges_counterexample", Status.HOLDS if ok else Status.CONTRADICTED,
+        f"{PREFIX}.ef_converges_counterexample", Status.of(ok),
         predicted=f"DCGD ||x_K||/||x_0|| = {pred_dc:.4g}; EF, EF21 -> 0; EF21 Psi ratio <= "
                   f"{rate21:.6f}",
         measured=f"DCGD {final['DCGD']:.4g} (rel. err {rel:.1e}), EF {final['EF']:.1e}, "

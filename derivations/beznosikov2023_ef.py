@@ -305,7 +305,7 @@ def ef_floor_dd_claim(ctx: RunContext) -> Verdict:
     else:
         s_c = stats.loglog_slope(np.array(deltas), np.array([e.mean for e in ests]),
                                  np.array([e.se for e in ests]))
-        status = Status.HOLDS if s_c.slope <= pred + z * s_c.se else Status.CONTRADICTED
+        status = Status.of(s_c.slope <= pred + z * s_c.se)
     ests_f = [measure_floor(n=EF_N, d=EF_D, k=k, C=0.0, D=1.0, eta=FLOOR_ETA / 4,
                             window=window, replicas=R, seed=ctx.seed + 30 + i)
               for i, k in enumerate(ks)] if not ctx.quick and not ctx.theory.is_mutant else []

@@ -362,7 +362,7 @@ def _degree_check(rep: CertificationReport, theory: Theory) -> tuple[Status, lis
         if r.implied is None or not np.isfinite(r.implied) or abs(r.implied - pred) > tol:
             bad.append(f"{r.input} (d={r.d}): E||C(2x)||^2/(4E||C(x)||^2) = {r.implied:.4g} "
                        f"vs 4^(h-1) = {pred:.4g}, tol {tol:.2g}")
-    return (Status.CONTRADICTED if bad else Status.HOLDS), bad
+    return Status.of(not bad), bad
 
 
 def _certify_entry(name: str, ctx: RunContext) -> Verdict:

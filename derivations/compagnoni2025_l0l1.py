@@ -38,10 +38,10 @@ import sympy as sp
 import torch
 
 from derivations._common import COMPAGNONI2025_L0L1, one_thread
-from derivations._l0l1_common import PREFIX, TAGS, dcsgd_sde, holds_if, ito_knobs, richardson
+from derivations._l0l1_common import PREFIX, TAGS, dcsgd_sde, ito_knobs, richardson
 from derivations._l0l1_setting import DECAY, ETA, N_WORKERS, OMEGA, P_KEEP, ROUND, SIGMA
 from theorykit.check import stats
-from theorykit.check.claim import RunContext, Source, Verdict
+from theorykit.check.claim import RunContext, Source, Status, Verdict
 from theorykit.check.mutants import factor_mutants, mutant
 from theorykit.check.registry import claim
 
@@ -157,7 +157,7 @@ def problems_claim(ctx: RunContext) -> Verdict:
                      for k, v in rows.items())
     pred += "; L-smooth" if th.flag("l_smooth") else "; not L-smooth"
     return Verdict(
-        cid, holds_if(all(oks)), predicted=pred, measured=meas_txt,
+        cid, Status.of(all(oks)), predicted=pred, measured=meas_txt,
         tolerance="valid: relative excess <= 1e-9 (float64 rounding) at every point and "
                   "SymPy min L0 <= L0; tight: SymPy min L0 = L0, sup(H - L1 G) >= L0 "
                   "(1 - 1e-9), sup((H - L0)/G) >= L1 (1 - 1e-3); not L-smooth: SymPy "
@@ -259,7 +259,7 @@ def descent_identity_claim(ctx: RunContext) -> Verdict:
     checks["bound_attained"] = worst >= 1 - ROUND
     ok = all(bool(v) for v in checks.values())
     return Verdict(
-        cid, holds_if(ok),
+        cid, Status.of(ok),
         predicted="generator - paper form == 0; cubic = eta eta(t)^2 L1 omega_eff G^3/(2N); "
                   "max Itô(generator)/Itô(bound) = 1 (valid and attained)",
         measured=(f"identities: generic {'0' if checks['identity_generic_omega'] else '!= 0'}"

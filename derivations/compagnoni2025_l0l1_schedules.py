@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from derivations._common import COMPAGNONI2025_L0L1, one_thread
-from derivations._l0l1_common import PREFIX, TAGS, holds_if, ito_knobs, richardson
+from derivations._l0l1_common import PREFIX, TAGS, ito_knobs, richardson
 from derivations._l0l1_setting import DECAY, ETA, N_WORKERS, OMEGA, P_KEEP, SIGMA, THETA, X0_LARGE
 from theorykit.check import stats
 from theorykit.check.claim import RunContext, Source, Status, Verdict
@@ -356,7 +356,7 @@ def decay_vs_normalized_claim(ctx: RunContext) -> Verdict:
                         else f"{v['final_loss_over_f0']:.2g}")
                      for k, v in rows.items() if "reference" not in k)
     return Verdict(
-        cid, holds_if(ok), predicted="; ".join(f"{k} {v}s" for k, v in expected.items())
+        cid, Status.of(ok), predicted="; ".join(f"{k} {v}s" for k, v in expected.items())
         + " (discrete and SDE)", measured=meas,
         tolerance=(f"diverge: |x_j| > {DIVERGE_FACTOR:g} max|x0| or non-finite; fail: >= "
                    f"{FAIL_FRACTION:.0%} diverged or survivors' mean final loss > "

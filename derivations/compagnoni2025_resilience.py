@@ -223,15 +223,13 @@ def _sweep(method_key: str, which: str, ctx: RunContext) -> Verdict:
     for i, xv in enumerate(xs):
         tol = z * ests[i].se + allow[i]
         ok = abs(ests[i].mean - preds[i]) <= tol
-        st = (Status.INCONCLUSIVE if ests[i].se > 0.25 * preds[i] else
-              Status.HOLDS if ok else Status.CONTRADICTED)
+        st = Status.INCONCLUSIVE if ests[i].se > 0.25 * preds[i] else Status.of(ok)
         statuses.append(st)
         rows.append({sym: xv, "measured": ests[i].mean, "se": ests[i].se,
                      "predicted": preds[i], "allowance": allow[i],
                      "z_score": (ests[i].mean - preds[i]) / ests[i].se, "status": st.value})
     slope_ok = abs(sl.slope - p_pred) <= z * sl.se + tol_model
-    slope_st = (Status.INCONCLUSIVE if sl.se > 0.25 else
-                Status.HOLDS if slope_ok else Status.CONTRADICTED)
+    slope_st = Status.INCONCLUSIVE if sl.se > 0.25 else Status.of(slope_ok)
     statuses.append(slope_st)
     worst = max(rows, key=lambda r: abs(r["z_score"]))
     # the exponent is the source's (qualitative, abstract) statement; the levels are the

@@ -147,7 +147,7 @@ def dcsgd_tail_factor(ctx: RunContext) -> Verdict:
         for nu, e, r, pred in _tail_ratios(floors, nus,
                                            lambda nu: _tail_factor_pred(nu, ctx.theory)):
             judged = nu in TAIL_JUDGED
-            st = (Status.HOLDS if abs(r.mean - pred) <= z * r.se else Status.CONTRADICTED)
+            st = Status.of(abs(r.mean - pred) <= z * r.se)
             if judged:
                 statuses.append(st)
             rows.append({"nu": nu, "ratio": r.mean, "ratio_se": r.se, "predicted": pred,
@@ -242,7 +242,7 @@ def dcsgd_tail_infinite(ctx: RunContext) -> Verdict:
             infinite = bool(factor == sp.oo) if thr is None else nu <= thr
             grows = growth > 3 * g_se
             sl = stats.loglog_slope(np.array(ns, float), np.array(tm))
-            st = Status.HOLDS if grows == infinite else Status.CONTRADICTED
+            st = Status.of(grows == infinite)
             statuses.append(st)
             rows.append({"nu": nu, "variance_factor": sp.sstr(factor),
                          "predicted_infinite": infinite, "median_f": med,
@@ -373,7 +373,7 @@ def dsignsgd_tail_factor(ctx: RunContext) -> Verdict:
                 # + the Phase-3 linearisation error bound of both floors (same theory)
                 tol_model = abs(f_dis / g_dis - pred) + (rel + g_rel) * pred
                 ok = abs(r.mean - pred) <= z * r.se + tol_model
-                st = Status.HOLDS if ok else Status.CONTRADICTED
+                st = Status.of(ok)
                 if st == Status.HOLDS and (r.se > 0.25 * pred or tol_model > 0.1 * pred):
                     st = Status.INCONCLUSIVE  # too noisy, or the declared allowance too wide
             statuses.append(st)

@@ -379,7 +379,7 @@ def nearest_run(ctx: RunContext) -> Verdict:
     fl = out["floor_rule: stationary loss preserved"]
     tr = out["time_rule: time scale (E x_2 per sample) preserved"]
     return Verdict(
-        claim_id=cid, status=Status.HOLDS if ok else Status.CONTRADICTED,
+        claim_id=cid, status=Status.of(ok),
         predicted="no exact rule; floor rule keeps the floor, time rule keeps the time scale",
         measured=(f"floor ratio {fl['ratio']:.3f} (excess {fl['excess_over_se']:.1f} SE), time "
                   f"D = {tr['D']:.1f}" + ("" if ok else "; failed: " + "; ".join(failed))),

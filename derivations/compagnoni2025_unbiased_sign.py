@@ -216,7 +216,7 @@ def weak_order_run(method_key: str, setup_key: str, ctx: RunContext) -> Verdict:
         if n_fit < 3 or sl.se > MAX_SLOPE_SE:
             st = Status.INCONCLUSIVE
         else:
-            st = Status.HOLDS if abs(sl.slope - 1.0) <= tol else Status.CONTRADICTED
+            st = Status.of(abs(sl.slope - 1.0) <= tol)
         statuses.append(st)
         per_g[g] = {"slope": sl.slope, "slope_se": sl.se, "tolerance": tol,
                     "etas_fitted": list(WEAK_ETAS[:n_fit]),
@@ -233,10 +233,7 @@ def weak_order_run(method_key: str, setup_key: str, ctx: RunContext) -> Verdict:
                                      sd_.se / sd_.mean))
     e0 = 2 * eps[-1] - eps[-2]
     e0_se = math.hypot(2 * eps_se[-1], eps_se[-2])
-    if e0_se > 0.25:
-        cov_status = Status.INCONCLUSIVE
-    else:
-        cov_status = Status.HOLDS if abs(e0) <= z * e0_se else Status.CONTRADICTED
+    cov_status = Status.INCONCLUSIVE if e0_se > 0.25 else Status.of(abs(e0) <= z * e0_se)
     statuses.append(cov_status)
     status = joint_status(statuses)
     sl = slopes["loss"]

@@ -55,7 +55,7 @@ def _stationary_verdict(cid: str, rows: list[dict[str, Any]], checks: list[dict[
     if not all(c["resolvable"] for c in checks):
         status = Status.INCONCLUSIVE
     else:
-        status = Status.HOLDS if all(c["ok"] for c in checks) else Status.CONTRADICTED
+        status = Status.of(all(c["ok"] for c in checks))
     return Verdict(
         claim_id=cid, status=status, predicted=predicted, measured=measured.mean,
         interval=measured.interval(z),

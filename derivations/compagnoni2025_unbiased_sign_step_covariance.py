@@ -148,7 +148,7 @@ def _covariance_run(key: str, ctx: RunContext) -> Verdict:
     z = stats.bonferroni_z(len(iu[0]))
     ok = bool(np.all(np.abs(zscores) <= z))
     return Verdict(
-        claim_id=cid, status=Status.HOLDS if ok else Status.CONTRADICTED,
+        claim_id=cid, status=Status.of(ok),
         predicted=float(np.trace(pred)), measured=float(np.trace(mc)),
         interval=(float(np.trace(mc)) - z * tr_se, float(np.trace(mc)) + z * tr_se),
         tolerance=f"every entry of Cov[D]: |MC - derived| <= {z:.2f}·SE (Bonferroni over "

@@ -140,7 +140,7 @@ def wire_bits(ctx: RunContext) -> Verdict:
                          "padding_bytes": dmax - lo, "ok": ok})
     r0 = [r for r in rows if r["rank"] == 0]
     return Verdict(
-        claim_id=cid, status=Status.CONTRADICTED if bad else Status.HOLDS,
+        claim_id=cid, status=Status.of(not bad),
         predicted="; ".join(f"{r['codec']}: b = {r['formula_bits']} bits -> "
                             f"{r['predicted_data_bytes'][0]}..{r['predicted_data_bytes'][1]}"
                             f" B + {r['predicted_header_bytes']} B header" for r in r0),

@@ -59,8 +59,9 @@ def _claim(name: str, method: str, title: str, source: Source, *mutants: Mutant
 
 
 def _verdict(name: str, ok: bool, **fields: Any) -> Verdict:
-    """The verdict of the claim ``methods.<name>``: all its checks pass (``ok``) or not."""
-    return Verdict(f"{PREFIX}.{name}", Status.HOLDS if ok else Status.CONTRADICTED, **fields)
+    """The verdict of the claim ``methods.<name>`` (the id as :func:`_claim` makes it):
+    all its checks pass (``ok``) or not."""
+    return Verdict(f"{PREFIX}.{name}", Status.of(ok), **fields)
 
 
 def _problem() -> Any:

@@ -95,7 +95,6 @@ def codec_mse_claim(ctx: RunContext) -> Verdict:
         return out
 
     rows = [dict(r) for r in ctx.memo(("mc", n, s_values), measure)]
-    status = Status.HOLDS
     for r in rows:
         pred = _mse_prediction(r["bias"], r["exact"], ctx.theory)
         r["predicted"] = pred
@@ -103,8 +102,7 @@ def codec_mse_claim(ctx: RunContext) -> Verdict:
         r["ok"] = abs(r["mc"] - pred) <= z * r["se"]
         r["uniform_bound_ok"] = (r["scheme"] != "uniform"
                                  or pred <= r["hires_cq_1_4"] * (1 + 1e-9))
-        if not (r["ok"] and r["uniform_bound_ok"]):
-            status = Status.CONTRADICTED
+    status = Status.of(all(r["ok"] and r["uniform_bound_ok"] for r in rows))
     worst = max(rows, key=lambda r: abs(r["z_score"]))
     return Verdict(
         f"{PREFIX}.codec-mse", status, predicted=worst["predicted"], measured=worst["mc"],
@@ -203,14 +201,13 @@ def heavy_tail_mse(ctx: RunContext) -> Verdict:
         pred_gap = 0.0 if th.flag("no_gain") else pred_tn - pred_tu
         for other, (mse_o, dm, dse) in r["vs"].items():
             res = _ordering(stats.Estimate(dm, dse, n), z)
-            src.append(Status.HOLDS if res == "lower" else
-                       Status.CONTRADICTED if res == "higher" else Status.INCONCLUSIVE)
+            src.append(Status.INCONCLUSIVE if res == "not resolved" else Status.of(res == "lower"))
             row = {"density": r["density"], "bits": r["bits"],
                    "versus": other, "mse_tnq": r["mse_tnq"], "mse_other": mse_o,
                    "diff": dm, "se": dse, "result": res}
             if other == "uniform":
                 ok = abs(dm - pred_gap) <= z * dse
-                der.append(Status.HOLDS if ok else Status.CONTRADICTED)
+                der.append(Status.of(ok))
                 row.update({"predicted_gap": pred_gap, "gap_z": (dm - pred_gap) / dse,
                             "gap_ok": ok, "exact_tnq": r["exact_tnq"],
                             "exact_tuq": r["exact_tuq"]})

@@ -98,10 +98,9 @@ def _ratio_check(ratio: stats.Estimate, dz: float, th: Any, mse_ratio: float, z:
     gradient, two-sided by the delta method)."""
     hyp = th.choice("hypothesis", "lower")
     if hyp == "null":
-        return (Status.HOLDS if abs(dz) <= z else Status.CONTRADICTED), 1.0
+        return Status.of(abs(dz) <= z), 1.0
     if hyp == "mse_ratio":
-        return (Status.HOLDS if abs(ratio.mean - mse_ratio) <= z * ratio.se
-                else Status.CONTRADICTED), mse_ratio
+        return Status.of(abs(ratio.mean - mse_ratio) <= z * ratio.se), mse_ratio
     if dz < -z:
         return Status.HOLDS, "< 1"
     return (Status.CONTRADICTED if dz > z else Status.INCONCLUSIVE), "< 1"

@@ -69,18 +69,17 @@ def private_mse(ctx: RunContext) -> Verdict:
                         "se": est.se})
         return out
 
-    rows, status = [], Status.HOLDS
+    rows = []
     for r in ctx.memo(("mc", n), measure):
         r = dict(r)
         pv = r["p"] if th.choice("noise_var", "mpq") == "mp" else r["p"] * (1 - r["p"])
         noise = th.factor("noise") * r["delta"] ** 2 * r["m"] * pv
         pred = th.factor("codec") * r["codec"] + noise
         ok = abs(r["mc"] - pred) <= z * r["se"]
-        if not ok:
-            status = Status.CONTRADICTED
         r.update({"predicted": pred, "noise_share": noise / pred if pred else float("nan"),
                   "z_score": (r["mc"] - pred) / r["se"], "ok": ok})
         rows.append(r)
+    status = Status.of(all(r["ok"] for r in rows))
     worst = max(rows, key=lambda r: abs(r["z_score"]))
     return Verdict(
         f"{PREFIX}.private-mse", status, predicted=worst["predicted"], measured=worst["mc"],
@@ -171,7 +170,7 @@ def private_epsilon(ctx: RunContext) -> Verdict:
 
     mono = ctx.memo("monotone", monotone)
     worst = max(rows, key=lambda r: max(-r["slack"], r["slack"] - r["allowed_slack"]))
-    status = Status.HOLDS if ok_all and mono else Status.CONTRADICTED
+    status = Status.of(ok_all and mono)
     return Verdict(
         f"{PREFIX}.private-epsilon", status, predicted=worst["exact"], measured=worst["reported"],
         interval=(worst["exact"] - 1e-7, worst["exact"] + worst["allowed_slack"]),

@@ -115,7 +115,7 @@ def laplace_closed_form(ctx: RunContext) -> Verdict:
                      "alpha_model": a_num})
     ok = diff_e == 0 and diff_a == 0 and worst < 1e-6
     return Verdict(
-        f"{PREFIX}.tnqsgd-laplace-closed-form", Status.HOLDS if ok else Status.CONTRADICTED,
+        f"{PREFIX}.tnqsgd-laplace-closed-form", Status.of(ok),
         predicted=sp.sstr(e_pub), measured=sp.sstr(sp.simplify(e_star)),
         tolerance="symbolic: simplify(derived - published) == 0; numeric: relative 1e-6 "
                   "between the published E* and the quadrature model's minimum",
@@ -182,7 +182,7 @@ def laplace_argmin(ctx: RunContext) -> Verdict:
     mid = next(r for r in rows if r["s"] == 7)
     return Verdict(
         f"{PREFIX}.tnqsgd-laplace-argmin",
-        Status.HOLDS if worst < 1e-6 else Status.CONTRADICTED,
+        Status.of(worst < 1e-6),
         predicted=mid["alpha_predicted"], measured=mid["alpha_bound_argmin"],
         tolerance="relative 1e-6 between the closed-form α* and the bound's numerical "
                   "argmin, every s; shown: s = 7",

@@ -240,8 +240,7 @@ def laplace_bound(ctx: RunContext) -> Verdict:
         upper_ok = r["mc"] <= e_pub + z * r["se"]
         tight_tol = z * r["se"] + r["hires_error"]
         tight_ok = abs(r["mc"] - tight_pred) <= tight_tol
-        statuses += [Status.HOLDS if upper_ok else Status.CONTRADICTED,
-                     Status.HOLDS if tight_ok else Status.CONTRADICTED]
+        statuses += [Status.of(upper_ok), Status.of(tight_ok)]
         rows.append({"s": s, "alpha_star": r["alpha"], "E_published": e_pub, "mc": r["mc"],
                      "mc_se": r["se"], "mse_exact": r["exact"], "B": B,
                      "tightness": r["mc"] / e_pub, "tight_prediction": tight_pred,

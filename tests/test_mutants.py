@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from theorykit.check import RunContext, Source, Status, Verdict
@@ -59,6 +60,17 @@ def test_mutant_knobs() -> None:
     assert [mutant_status(s) for s in ("contradicted", "holds", "inconclusive", "error")] == [
         "killed", "survived", "inconclusive", "error"]
     assert [m.name for m in factor_mutants("k", "k")] == ["k_x2", "k_x1_2"]
+
+
+def test_status_of_a_decided_check() -> None:
+    """``Status.of(ok)``: the one holds-or-contradicted rule the claim modules use; a
+    mutant is killed exactly when its check's ``ok`` is false."""
+    assert Status.of(True) is Status.HOLDS and Status.of(False) is Status.CONTRADICTED
+    assert Status.of(np.bool_(True)) is Status.HOLDS
+    assert Status.of(not []) is Status.HOLDS and Status.of(not ["bad row"]) is Status.CONTRADICTED
+    assert mutant_status(Status.of(False).value) == "killed"
+    assert list(Status) == [Status.HOLDS, Status.CONTRADICTED, Status.INCONCLUSIVE,
+                            Status.ERROR]  # ``of`` is a method, not a member
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,6 +29,14 @@ class Status(str, enum.Enum):  # noqa: UP042 - str mixin: statuses compare equal
     INCONCLUSIVE = "inconclusive"
     ERROR = "error"
 
+    @classmethod
+    def of(cls, ok: bool) -> Status:
+        """The status of a decided check: *holds* when ``ok`` is true, else *contradicted*.
+
+        ``ok`` is read for its truth value (a NumPy bool works too). A check that can also
+        be undecided picks :attr:`INCONCLUSIVE` itself before asking this."""
+        return cls.HOLDS if ok else cls.CONTRADICTED
+
 
 def joint_status(statuses: Iterable[Status]) -> Status:
     """The status of a claim made of several checks: *contradicted* if any check is,
