@@ -78,7 +78,7 @@ def agree(
     if not math.isfinite(measured.mean) or not math.isfinite(measured.se) or too_noisy:
         status = Status.INCONCLUSIVE
     else:
-        status = Status.HOLDS if abs(diff) <= tol else Status.CONTRADICTED
+        status = Status.of(abs(diff) <= tol)
     return _test_verdict(claim_id, status, predicted, measured, z, tol_txt, seed,
                          {"diff": diff, "z": z, "model_tol": model_tol}, details)
 
@@ -95,7 +95,7 @@ def at_most(
     """One-sided: holds unless measured exceeds ``bound`` by more than z*SE.
     Reports the tightness ratio measured/bound."""
     excess = measured.mean - bound
-    status = Status.CONTRADICTED if excess > z * measured.se else Status.HOLDS
+    status = Status.of(not excess > z * measured.se)  # a NaN SE does not contradict
     if not math.isfinite(measured.mean):
         status = Status.INCONCLUSIVE
     tight = measured.mean / bound if bound not in (0, 0.0) else float("nan")

@@ -232,6 +232,6 @@ def unbiased_test(stats: np.ndarray, Y: torch.Tensor | None, n_tests: int, alpha
     rejected = p < level and math.sqrt(b2) > ftol
     proj = np.einsum("ni,i->n", Ynp, ybar / math.sqrt(b2)) if b2 > 0 else None
     return {"mean": bias, "se": se, "violation": math.sqrt(b2), "threshold": ftol,
-            "status": Status.CONTRADICTED if rejected else Status.HOLDS,
+            "status": Status.of(not rejected),
             "note": f"T={T:.4g}, p={p:.3g} vs level {level:.3g}", "proj": proj, "p": p}
 
