@@ -28,8 +28,8 @@ import argparse
 import math
 from typing import Any
 
-from theorykit.cli import common
-from theorykit.cli.common import print_json, to_number
+from theorykit.cli import common, values
+from theorykit.cli.common import print_json
 from theorykit.errors import InputError
 
 SYMBOLS = ("t", "k", "eta", "N", "B", "omega", "sigma", "nu", "L", "mu", "d", "Delta_0")
@@ -61,34 +61,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _int(name: str, value: str, lo: int = 1, hi: int = 10**7) -> int:
-    v = to_number(name, value)
-    if not math.isfinite(v) or not float(v).is_integer() or not lo <= v <= hi:
-        raise InputError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
-    return int(v)
-
-
-def _floats(name: str, value: str) -> list[float]:
-    parts = [s for s in value.split(",") if s.strip()]
-    if not parts:
-        raise InputError(f"{name} needs at least one number")
-    out = [to_number(name, s) for s in parts]
-    if not all(math.isfinite(x) for x in out):
-        raise InputError(f"{name} must be finite numbers, got {value!r}")
-    return out
-
-
 def _setup(args: argparse.Namespace) -> dict[str, Any]:
     from theorykit.methods import make_method
     from theorykit.methods.registry import resolve
     from theorykit.problems import Quadratic
 
-    eigs = _floats("--eigs", args.eigs)
+    eigs = values.floats("--eigs", args.eigs)
     if min(eigs) <= 0:
         raise InputError("--eigs must be > 0 (mu = the smallest eigenvalue)")
     d = len(eigs)
     prob = Quadratic(eigs=eigs)
-    x0 = [3.0] * d if args.x0 is None else _floats("--x0", args.x0)
+    x0 = [3.0] * d if args.x0 is None else list(values.floats("--x0", args.x0))
     if len(x0) == 1:
         x0 = x0 * d
     if len(x0) != d:
@@ -114,22 +97,23 @@ def _setup(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError(f"check bound needs a method with a known SDE bound (dsgd, dcsgd, "
                          f"dsignsgd), not {method_name}")
     noise = common.build_noise(args, symbolic=False)
-    sig = _floats("--sigma", args.sigma)
-    eta = to_number("--lr", args.lr)
-    if not (math.isfinite(eta) and eta > 0):
-        raise InputError(f"--lr must be a positive finite number, got {args.lr!r}")
+    choice = common.noise_choice(args)
+    sig = values.floats(choice.flags.get(choice.scale, "--sigma"),
+                        choice.given.get(choice.scale, "1"))
+    eta = values.positive("--lr", args.lr)
     f0 = 0.5 * sum(lam * x * x for lam, x in zip(eigs, x0, strict=True))
-    values = {"eta": eta, "N": _int("--workers", args.workers, hi=4096),
-              "B": _int("--batch", args.batch, hi=10**6), "sigma": sig[0] if len(sig) == 1
-              else float("nan"), "L": max(eigs), "mu": min(eigs), "d": d, "Delta_0": f0}
+    setting: dict[str, Any] = {"eta": eta, "N": values.count("--workers", args.workers, 4096),
+               "B": values.count("--batch", args.batch, 10**6),
+               "sigma": sig[0] if len(sig) == 1 else float("nan"), "L": max(eigs),
+               "mu": min(eigs), "d": d, "Delta_0": f0}
     if omega is not None:
-        values["omega"] = omega
-    if args.nu is not None:
-        values["nu"] = to_number("--nu", args.nu)
-    return {"method": method, "noise": noise, "problem": prob, "x0": x0, "values": values}
+        setting["omega"] = omega
+    if "nu" in choice.given:
+        setting["nu"] = choice.value("nu")
+    return {"method": method, "noise": noise, "problem": prob, "x0": x0, "values": setting}
 
 
-def _bound_fn(text: str, values: dict[str, Any]) -> Any:
+def _bound_fn(text: str, setting: dict[str, Any]) -> Any:
     """The parsed bound as a function of (t, k), with the other symbols fixed."""
     import sympy as sp
 
@@ -138,13 +122,13 @@ def _bound_fn(text: str, values: dict[str, Any]) -> Any:
     syms = {n: sp.Symbol(n, real=True) for n in SYMBOLS}
     e = parse_expr(text, syms, what="--bound")
     names = {s.name for s in e.free_symbols}
-    missing = sorted(n for n in names - {"t", "k"} if n not in values
-                     or not math.isfinite(float(values[n])))
+    missing = sorted(n for n in names - {"t", "k"} if n not in setting
+                     or not math.isfinite(float(setting[n])))
     if missing:
         raise InputError(f"--bound uses {', '.join(missing)}, which has no value in this "
                          "setting (omega needs --method dcsgd, nu needs --noise student-t, "
                          "sigma needs one noise scale)")
-    fixed = e.xreplace({syms[n]: sp.Float(values[n]) for n in names - {"t", "k"}})
+    fixed = e.xreplace({syms[n]: sp.Float(setting[n]) for n in names - {"t", "k"}})
 
     def at(t: float, k: int) -> float:
         v = fixed.xreplace({syms["t"]: sp.Float(t), syms["k"]: sp.Integer(k)})
@@ -164,10 +148,13 @@ def run(args: argparse.Namespace) -> int:
 
     s = _setup(args)
     at = _bound_fn(args.bound, s["values"])
-    steps = _int("--steps", args.steps, hi=10**6)
-    R = _int("--replicas", args.replicas, lo=2, hi=10**6)
-    cps = _int("--checkpoints", args.checkpoints, hi=10**4)
-    seed = _int("--seed", args.seed, lo=0, hi=2**62)
+    steps = values.count("--steps", args.steps, 10**6)
+    R = values.count("--replicas", args.replicas, 10**6)
+    if R < 2:
+        raise InputError(f"--replicas must be at least 2 (a standard error needs two runs), "
+                         f"got {args.replicas!r}")
+    cps = values.count("--checkpoints", args.checkpoints, 10**4)
+    seed = values.seed("--seed", args.seed)
     vals = s["values"]
     traj = run_trajectory(s["method"], s["problem"], s["noise"], eta=vals["eta"], steps=steps,
                           replicas=R, x0=s["x0"], seed=seed, n_workers=vals["N"],

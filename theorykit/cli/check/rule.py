@@ -31,8 +31,8 @@ from typing import Any
 
 import sympy as sp
 
-from theorykit.cli import common
-from theorykit.cli.common import GAUSSIAN_NAMES, STUDENT_T_NAMES, print_json, to_number
+from theorykit.cli import common, values
+from theorykit.cli.common import print_json
 from theorykit.errors import InputError
 from theorykit.symbols import BATCH_FACTOR, OMEGA, OMEGA_NEW, WORKER_FACTOR
 
@@ -77,32 +77,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _count(name: str, value: str, maximum: int) -> int:
-    v = to_number(name, value)
-    if not math.isfinite(v) or not float(v).is_integer() or not 1 <= v <= maximum:
-        raise InputError(f"{name} must be an integer in 1..{maximum}, got {value!r}")
-    return int(v)
-
-
-def _positive(name: str, value: str) -> float:
-    v = to_number(name, value)
-    if not (math.isfinite(v) and v > 0):
-        raise InputError(f"{name} must be a positive finite number, got {value!r}")
-    return v
-
-
-def _floats(name: str, value: str, d: int | None) -> tuple[float, ...]:
-    parts = [s for s in value.split(",") if s.strip()]
-    if not parts or len(parts) > 64:
-        raise InputError(f"{name} must be 1..64 comma-separated numbers, got {value!r}")
-    out = tuple(to_number(name, s) for s in parts)
-    if not all(math.isfinite(x) for x in out):
-        raise InputError(f"{name} must be finite numbers, got {value!r}")
-    if d is not None and len(out) != d:
-        raise InputError(f"{name} has {len(out)} values; the problem has dimension {d}")
-    return out
-
-
 def kappa_value(text: str, values: dict[str, float]) -> tuple[sp.Expr, float]:
     """Parse ``--kappa`` (safe parser, the names in ``values`` only) and evaluate it."""
     from theorykit.expr import parse_expr
@@ -127,20 +101,19 @@ def _as_typed(expr: sp.Expr) -> str:
 
 
 def _noise(args: argparse.Namespace) -> Any:
-    """Gaussian or Student-t noise with numeric parameters (``--alpha`` here is the
-    worker-count factor, never a noise parameter)."""
-    name = args.noise.lower()
-    if name not in (*GAUSSIAN_NAMES, *STUDENT_T_NAMES):
+    """Gaussian or Student-t noise with numeric parameters, one positive scale (``--alpha``
+    here is the worker-count factor, never a noise parameter)."""
+    from theorykit.noise import NOISE_REGISTRY
+
+    if NOISE_REGISTRY.key(args.noise) not in ("gaussian", "student-t") \
+            or args.noise.lower() == "cauchy":
         raise InputError(f"--noise must be gaussian or student-t, got {args.noise!r}")
-    if name not in GAUSSIAN_NAMES and args.nu is None:
-        raise InputError("--noise student-t needs --nu")
-    if args.nu is not None:
-        nu = to_number("nu", args.nu)
-        if not (math.isfinite(nu) and nu > 0):
-            raise InputError(f"--nu must be a positive number, got {args.nu!r}")
-    _positive("--sigma", args.sigma)
-    return common.build_noise(argparse.Namespace(noise=name, sigma=args.sigma, nu=args.nu),
-                       symbolic=False)
+    choice = common.noise_choice(args)
+    if choice.scale in choice.given:
+        values.positive(choice.flags[choice.scale], choice.given[choice.scale])
+    if "nu" in choice.given:
+        values.positive(choice.flags["nu"], choice.given["nu"])
+    return common.build_noise(args, symbolic=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,50 +134,45 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("check rule simulates: give a concrete compressor, not a generic "
                          "U(omega)")
     noise = _noise(args)
-    values = {"alpha": _positive("--alpha", args.alpha),
-              "delta": _positive("--delta", args.delta)}
+    factors = {"alpha": values.positive("--alpha", args.alpha),
+               "delta": values.positive("--delta", args.delta)}
     omega = None
     if comp is not None:
         try:
             omega = float(sp.sympify(comp.omega()).subs(comp.substitutions()))
         except (TypeError, ValueError) as exc:
             raise InputError(f"the compressor's omega is not a number: {exc}") from None
-        values.update(omega=omega, omega_new=omega)
-    expr, kappa = kappa_value(args.kappa, values)
+        factors.update(omega=omega, omega_new=omega)
+    expr, kappa = kappa_value(args.kappa, factors)
 
     d = getattr(comp, "d", None) if comp is not None else None
     if args.eigs is not None:
-        eigs = _floats("--eigs", args.eigs, d)
+        eigs = values.floats("--eigs", args.eigs, length=d, most=64)
         if not all(e > 0 for e in eigs):
             raise InputError("--eigs must be positive")
     else:
         n = d or 2
         eigs = tuple(1.0 - 0.5 * j / (n - 1) for j in range(n)) if n > 1 else (1.0,)
     if args.x0 is not None:
-        x0 = _floats("--x0", args.x0, len(eigs))
+        x0 = values.floats("--x0", args.x0, length=len(eigs), most=64)
     else:
         x0 = tuple(0.0 if method == "dsignsgd" else 1.0 for _ in eigs)
-    workers = _count("--workers", args.workers or ("2" if method == "dsignsgd" else "1"),
-                     MAX_WORKERS)
-    base = Config(_positive("--eta", args.eta), workers,
-                  _count("--batch", args.batch, MAX_WORKERS))
-    scaled = scaled_config(base, kappa, values["alpha"], values["delta"])
+    workers = values.count("--workers",
+                           args.workers or ("2" if method == "dsignsgd" else "1"), MAX_WORKERS)
+    base = Config(values.positive("--eta", args.eta), workers,
+                  values.count("--batch", args.batch, MAX_WORKERS))
+    scaled = scaled_config(base, kappa, factors["alpha"], factors["delta"])
     if scaled.n_workers > MAX_WORKERS or scaled.batch > MAX_WORKERS:
         raise InputError(f"the scaled configuration has N = {scaled.n_workers}, "
                          f"B = {scaled.batch} (at most {MAX_WORKERS} each)")
-    steps = _count("--steps", args.steps, MAX_STEPS)
+    steps = values.count("--steps", args.steps, MAX_STEPS)
     samples, n_ckpt = plan(steps * base.per_step,
-                           _count("--checkpoints", args.checkpoints, 200), [base, scaled])
-    replicas = _count("--replicas", args.replicas, MAX_REPLICAS)
-    try:
-        seed = int(args.seed)
-    except ValueError:
-        raise InputError(f"--seed must be an integer, got {args.seed!r}") from None
-    if not 0 <= seed < 2**62:
-        raise InputError(f"--seed must be in 0..2^62, got {args.seed!r}")
+                           values.count("--checkpoints", args.checkpoints, 200), [base, scaled])
+    replicas = values.count("--replicas", args.replicas, MAX_REPLICAS)
+    seed = values.seed("--seed", args.seed)
     setup = Setup(f"cli:{method}", make_method(method, comp), noise, eigs,
                   x0, base, samples, n_ckpt, linearize=method == "dsignsgd")
-    rc = check_rule(setup, kappa, values["alpha"], values["delta"], replicas=replicas,
+    rc = check_rule(setup, kappa, factors["alpha"], factors["delta"], replicas=replicas,
                     seed=seed, device=args.device)
     code = 0 if rc.status == "holds" else 1
     if args.json:
@@ -214,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
                     "omega": omega, "eigs": list(eigs), "x0": list(x0)})
         print_json(out)
         return code
-    at = ", ".join(f"{k} = {v:g}" for k, v in values.items())
+    at = ", ".join(f"{k} = {v:g}" for k, v in factors.items())
     print(f"rule: kappa = {_as_typed(expr)} at {at} -> kappa = {kappa:.6g}")
     print(f"method {method}" + (f" with {comp!r}" if comp is not None else "")
           + f", noise {noise!r}, quadratic eigs {list(eigs)}, x0 {list(x0)}")

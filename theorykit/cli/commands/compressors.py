@@ -17,7 +17,13 @@ from typing import Any
 
 import sympy as sp
 
-from theorykit.cli.common import add_params_option, parse_params, print_json
+from theorykit.cli.common import (
+    add_params_option,
+    param_json,
+    param_text,
+    parse_params,
+    print_json,
+)
 from theorykit.errors import InputError
 from theorykit.limits import MAX_SAMPLES, check_count, check_memory
 
@@ -54,27 +60,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
-def _domain(p) -> str:
-    parts = []
-    if p.minimum is not None:
-        parts.append(f"{'>=' if p.minimum_inclusive else '>'} {p.minimum:g}")
-    if p.maximum is not None:
-        parts.append(f"{'<=' if p.maximum_inclusive else '<'} {p.maximum:g}")
-    out = f"{p.name}: {p.kind.__name__}"
-    if parts:
-        out += f" ({', '.join(parts)})"
-    if p.default is not None:
-        out += f" = {p.default}"
-    return out
-
-
-def _param_json(p) -> dict[str, Any]:
-    return {"name": p.name, "type": p.kind.__name__, "description": p.description,
-            "default": p.default, "minimum": p.minimum,
-            "minimum_inclusive": p.minimum_inclusive, "maximum": p.maximum,
-            "maximum_inclusive": p.maximum_inclusive, "required": p.required}
-
-
 def resolve_spec_class(name: str):
     """A spec class by catalog name or ``module.path:Object`` (cwd importable)."""
     from theorykit.compressors.registry import resolve
@@ -176,7 +161,7 @@ def run_catalog(args: argparse.Namespace) -> int:
             [f"({err})"], [], "-")
         entries.append({"name": name, "title": cls.title, "reference": cls.reference,
                         "randomized": cls.randomized,
-                        "parameters": [_param_json(p) for p in cls.params],
+                        "parameters": [param_json(p) for p in cls.params],
                         "classes": cls_json, "classes_text": classes, "bits": bits})
     if args.json:
         print_json({"compressors": entries})
@@ -186,7 +171,7 @@ def run_catalog(args: argparse.Namespace) -> int:
     for col in ("name", "parameters", "classes (constants)", "bits per vector"):
         table.add_column(col, overflow="fold")
     for e in entries:
-        params = "\n".join(_domain(p) for p in catalog()[e["name"]].params) or "-"
+        params = "\n".join(param_text(p) for p in catalog()[e["name"]].params) or "-"
         table.add_row(e["name"], params, "\n".join(e["classes_text"]), e["bits"])
     Console().print(table)
     return 0

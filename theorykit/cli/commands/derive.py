@@ -11,6 +11,7 @@ Examples::
     theorykit derive --method dcsgd --compressor randk -p k=1 --dim 3 --format latex
     theorykit derive --method dsignsgd --noise student-t --nu 3 --dim 2 --sigma 1,2
     theorykit derive --method dsgd --noise lomax --alpha 3 --dim 1
+    theorykit derive --method dcsgd --compressor qsgd -p s=4 --noise student-t -p noise.nu=5 -d 1
     theorykit derive --method dcsgd --compressor my_pkg.my_mod:MyCompressor --dim 2
     theorykit derive --method examples.my_method:MyMethod --dim 2 --workers 4
 """
@@ -18,12 +19,10 @@ Examples::
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from theorykit.cli import common
+from theorykit.cli import common, values
 from theorykit.cli.common import print_json, to_number
-from theorykit.errors import InputError
-from theorykit.limits import MAX_WORKERS, check_count
+from theorykit.limits import MAX_WORKERS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,31 +37,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _int(name: str, value: str | None, maximum: int | None = None) -> Any:
-    """A positive integer option (``None`` stays ``None``), at most ``maximum``."""
-    if value is None:
-        return None
-    v = to_number(name, value)
-    if not float(v).is_integer() or v < 1:
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
-    if maximum is not None:
-        check_count(name, int(v), maximum)
-    return int(v)
+def _count(name: str, value: str | None, maximum: int | None = None) -> int | None:
+    """A positive integer option, at most ``maximum``; omitted stays ``None`` (a symbol)."""
+    return None if value is None else values.count(name, value, maximum)
 
 
 def run(args: argparse.Namespace) -> int:
     from theorykit.methods import make_method
     from theorykit.sde.derive import derive
 
-    d = _int("--dim", args.dim)  # its cost limit is checked by derive(), which knows why
+    d = values.count("--dim", args.dim)  # its cost limit is checked by derive(), which knows why
     comp = common.build_compressor(args.compressor, args.param, d=d)
     options = {"vote": args.vote} if args.vote != "mean" else {}
     method = make_method(args.method, comp, **options)
     noise = common.build_noise(args)
     lr = None if args.lr is None else to_number("lr", args.lr)
-    workers = _int("--workers", args.workers, MAX_WORKERS)
+    workers = _count("--workers", args.workers, MAX_WORKERS)
     sde = derive(method, None, noise, d, n_workers=workers,
-                 batch=_int("--batch", args.batch), lr_symbol=lr)
+                 batch=_count("--batch", args.batch), lr_symbol=lr)
     if args.format == "json":
         print_json(sde.to_json())
     elif args.format == "latex":

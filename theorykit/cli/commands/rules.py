@@ -13,6 +13,7 @@ Examples::
     theorykit rules --method dcsgd --compressor examples.my_compressor:MyCompressor -p d=8
     theorykit rules --method dsgd --to-compressor bernoulli --to-param p=0.25
     theorykit rules --method dsignsgd --noise student-t --nu 3 --alpha 8 --delta 8
+    theorykit rules --method dsignsgd --noise student-t -p noise.nu=3
     theorykit rules --method dsignsgd --json
 
 Each rule is printed as an equation (kappa = learning-rate factor, alpha = worker-count
@@ -58,6 +59,22 @@ def _factor(name: str, value: str | None) -> float | None:
     return v
 
 
+def _nu(args: argparse.Namespace) -> float | None:
+    """Student-t nu (``--nu`` or ``-p noise.nu``); ``None``: symbolic. The rules do not
+    depend on the noise scale, so ``-p noise.scale`` is refused."""
+    choice = common.noise_choice(args)
+    extra = sorted(set(choice.given) - {"nu"})
+    if extra:
+        raise InputError(f"the scaling rules do not depend on the noise {extra[0]}; drop "
+                         f"{choice.flags[extra[0]]}")
+    if "nu" not in choice.given:
+        return None
+    nu = to_number("nu", choice.given["nu"])
+    if not nu > 0:
+        raise InputError(f"nu must be > 0, got {choice.given['nu']!r}")
+    return nu
+
+
 def run(args: argparse.Namespace) -> int:
     from theorykit.methods.registry import resolve
     from theorykit.rules.scaling import derive_rules
@@ -68,12 +85,7 @@ def run(args: argparse.Namespace) -> int:
                          "dcsgd, dsignsgd")
     comp = common.build_compressor(args.compressor, args.param)
     target = common.build_compressor(args.to_compressor, args.to_param, "--to-param")
-    nu = None
-    if args.nu is not None:
-        nu = to_number("nu", args.nu)
-        if not nu > 0:
-            raise InputError(f"nu must be > 0, got {args.nu!r}")
-    rules = derive_rules(method, comp, args.noise, to_compressor=target, nu=nu)
+    rules = derive_rules(method, comp, args.noise, to_compressor=target, nu=_nu(args))
 
     alpha = _factor("--alpha", args.alpha)
     delta = _factor("--delta", args.delta)
