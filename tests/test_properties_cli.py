@@ -23,7 +23,8 @@ from theorykit.limits import MAX_BITS, MAX_LEVELS, MAX_SAMPLES, check_memory
 
 VALUES = ["0", "1", "2", "3", "-1", "1e9", "1e400", "nan", "inf", "abc", "", "0.5", "k=2",
           "p=0.5", "s=3", "d=4", "pdf=exp(-g**2/2)/sqrt(2*pi)", "pdf=__import__('os')",
-          "1/4", "randk", "qsgd", "bernoulli", "laplace", "gaussian", "student_t", "--x"]
+          "1/4", "randk", "qsgd", "bernoulli", "laplace", "gaussian", "student_t", "--x",
+          "noise.nu=3", "noise.alpha=2.5", "noise.scale=-1", "noise.pdf=__import__('os')"]
 OPTIONS = {
     "derive": (["--method"], ["dsgd", "dcsgd", "dsignsgd", "nope"],
                ["--compressor", "-p", "--noise", "--nu", "--alpha", "--sigma", "--workers",
@@ -33,6 +34,7 @@ OPTIONS = {
     "compressor": ([], ["randk", "qsgd", "bernoulli", "sign", "identity", "nope", "os:system"],
                    ["-p", "--samples", "--seed", "--json"]),
     "compressors": ([], [], ["--json"]),
+    "noise": ([], [], ["--json"]),
 }
 FLAGS = {"--json", "--latex"}
 
