@@ -105,13 +105,13 @@ SIGN_COV_NOISES = ("student_t_nu1", "student_t_nu2", "pareto_1.5")
 
 
 def _sign_noise(key: str, scales: list[float], gaussian: bool = False):
-    from theorykit.noise import Gaussian, StudentT, SymmetricPareto
+    from theorykit.noise import Gaussian, Lomax, StudentT
 
     if gaussian:
         return Gaussian(sigma=scales)
     if key.startswith("student_t_nu"):
         return StudentT(int(key.removeprefix("student_t_nu")), scales)
-    return SymmetricPareto(float(key.removeprefix("pareto_")), scales)
+    return Lomax(float(key.removeprefix("pareto_")), scales)
 
 
 @claim(f"{PREFIX}.sign_diffusion_bounded",

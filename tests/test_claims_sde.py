@@ -59,7 +59,7 @@ def test_sign_diffusion_bounded_by_one_over_n_for_any_noise():
     unit test)."""
 
     from derivations.compagnoni2025_sde_symbolic import _Identity1
-    from theorykit.noise import Gaussian, Laplace, StudentT, SymmetricPareto
+    from theorykit.noise import Gaussian, Laplace, Lomax, StudentT
     from theorykit.sde import derive
 
     n = 3
@@ -67,7 +67,7 @@ def test_sign_diffusion_bounded_by_one_over_n_for_any_noise():
     grid = np.concatenate([-np.logspace(-6, 6, 61), [0.0], np.logspace(-6, 6, 61)])
     X = grid[:, None]
     for noise in (Gaussian(scales), StudentT(1, scales), StudentT(2, scales),
-                  StudentT(3, scales), SymmetricPareto(1.5, scales), Laplace(scales)):
+                  StudentT(3, scales), Lomax(1.5, scales), Laplace(scales)):
         sde = derive("dsignsgd", noise=noise, problem_or_dim=_Identity1(), batch=4)
         for XX in (X, torch.tensor(X)):
             backend = "torch" if isinstance(XX, torch.Tensor) else "numpy"

@@ -111,8 +111,8 @@ def test_student_t_variance_is_derived_once():
 
 def test_pareto_one_definition():
     """The quantization pareto(rho, g_m) and the top-k pareto(a) are the law pareto with
-    alpha = rho - 1 resp. alpha = a; the noise SymmetricPareto is the Lomax law."""
-    from theorykit.noise import SymmetricPareto
+    alpha = rho - 1 resp. alpha = a; the noise model Lomax is the law lomax (Pareto II)."""
+    from theorykit.noise import Lomax
     from theorykit.rules import quantization as q
     from theorykit.rules import topk_energy as te
 
@@ -121,7 +121,7 @@ def test_pareto_one_definition():
     gs = np.array([0.5, 2.0, 3.0, 10.0])
     np.testing.assert_allclose(d.pdf_numeric(gs), [0.0, *(1.5 / 2 * (gs[1:] / 2) ** -4)])
     assert te.pareto(3).density == make("pareto", alpha=3).magnitude_pdf(U)
-    assert SymmetricPareto(alpha=3).law.name == "lomax"
+    assert Lomax(alpha=3).law.name == "lomax"
 
 
 def test_custom_law_uses_the_safe_parser():

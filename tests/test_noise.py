@@ -24,7 +24,6 @@ from theorykit.noise import (
     Laplace,
     Lomax,
     StudentT,
-    SymmetricPareto,
     make_noise,
 )
 
@@ -233,7 +232,6 @@ def test_lomax_is_the_heavy_tailed_noise_and_pareto_is_refused():
     for name in ("lomax", "Lomax", "pareto-ii"):
         noise = make_noise(name, alpha=3, scale=2.0)
         assert type(noise) is Lomax and noise.name == "lomax"
-    assert SymmetricPareto is Lomax  # deprecated name, still importable
     assert repr(Lomax(1.5, [0.1, 1.0])) == "Lomax(alpha=3/2, scale=[0.1, 1.0])"
     for name in ("pareto", "Pareto"):
         with pytest.raises(InputError, match=r"gap at the origin.*'lomax'") as err:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -14,6 +15,8 @@ from theorykit.validate import (
     count_expr,
     finite_float,
     learning_rate,
+    nonneg_float,
+    nonneg_int,
     positive_float,
     positive_int,
     symbolic,
@@ -45,6 +48,13 @@ def test_positive_float_messages():
         positive_float("reg", math.inf, allow_zero=True, one_message=True)
 
 
+def test_nonneg_float():
+    assert nonneg_float("L0", 0) == 0.0 and nonneg_float("L0", "2") == 2.0
+    for bad in (-1, math.inf, math.nan):
+        with pytest.raises(InputError, match=r"^L0 must be finite and >= 0, got "):
+            nonneg_float("L0", bad)
+
+
 def test_learning_rate():
     assert learning_rate("0.1") == 0.1
     with pytest.raises(InputError, match=r"^learning rate eta must be a number, got 'x'$"):
@@ -58,6 +68,13 @@ def test_learning_rate():
 def test_positive_int_refuses(bad):
     with pytest.raises(InputError, match=r"^steps must be a positive integer, got "):
         positive_int("steps", bad)
+
+
+def test_nonneg_int():
+    assert nonneg_int("budget", 0) == 0 and nonneg_int("budget", 3.0) == 3
+    for bad in (-1, 2.5, math.inf, True, "two", None):
+        with pytest.raises(InputError, match=r"^budget must be an integer >= 0, got "):
+            nonneg_int("budget", bad)
 
 
 def test_positive_int_and_count_expr():
@@ -82,8 +99,11 @@ def test_callers_share_the_messages():
     """The callers that used to carry their own copies print the same lines."""
     from theorykit.noise import Gaussian, StudentT
     from theorykit.problems import CoshSum, L0L1Quartic
-    from theorykit.rules._checks import finite_float as rules_finite_float
-    from theorykit.run.common import check_count_arg, check_eta
+    from theorykit.rules.bounds import student_t_variance_factor
+    from theorykit.rules.dynamic import dq_levels, waterfill
+    from theorykit.rules.l0l1_check import check_l0l1
+    from theorykit.rules.privacy import BinomialQuantizer
+    from theorykit.rules.quantization import bits_per_coordinate
 
     with pytest.raises(InputError, match=r"^Student-t nu must be > 0, got -1$"):
         StudentT(-1)
@@ -93,9 +113,16 @@ def test_callers_share_the_messages():
         CoshSum(0)
     with pytest.raises(InputError, match=r"^quartic c must be finite and > 0, got 0$"):
         L0L1Quartic(c=0)
-    with pytest.raises(InputError, match=r"^value of mu must be finite, got inf$"):
-        rules_finite_float(math.inf, "value of mu")
-    with pytest.raises(InputError, match="learning rate eta must be finite and > 0"):
-        check_eta(0)
-    with pytest.raises(InputError, match=r"^replicas must be a positive integer, got True$"):
-        check_count_arg("replicas", True)
+    with pytest.raises(InputError, match=r"^Student-t nu must be > 0, got 0$"):
+        student_t_variance_factor(0)
+    with pytest.raises(InputError, match=r"^eps_q must be finite and > 0, got 0$"):
+        dq_levels(1.0, 0, 10, mu=0.1, eta=0.1, L=1, d=4, n_workers=1, eps_q=0)
+    with pytest.raises(InputError, match=r"^budget must be an integer >= 0, got -1$"):
+        waterfill(np.ones((2, 2)), None, -1)
+    with pytest.raises(InputError, match=r"^m must be an integer >= 0, got -1$"):
+        BinomialQuantizer(1.0, 4, -1)
+    with pytest.raises(InputError, match=r"^s \(number of quantization intervals\) must be a "
+                       "positive integer, got 0$"):
+        bits_per_coordinate(0)
+    with pytest.raises(InputError, match=r"^L0 must be finite and >= 0, got -1$"):
+        check_l0l1(CoshSum(1), L0=-1, L1=1)

@@ -18,7 +18,6 @@ machine's physical memory.
 
 from __future__ import annotations
 
-import math
 import os
 
 from theorykit.errors import InputError
@@ -79,15 +78,13 @@ def memory_budget() -> int:
     (8 GiB when the machine does not say)."""
     raw = os.environ.get("THEORYKIT_MAX_MEMORY", "").strip()
     if raw:
+        from theorykit.validate import positive_float  # SymPy only when the variable is set
+
         text = raw.upper().removesuffix("IB").removesuffix("B")
         unit = text[-1:] if text[-1:] in _SUFFIX else ""
-        try:
-            value = float(text[: len(text) - len(unit)] if unit else text)
-        except ValueError:
-            raise InputError(f"THEORYKIT_MAX_MEMORY must be a size such as 4G or 500M, "
-                             f"got {raw!r}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise InputError(f"THEORYKIT_MAX_MEMORY must be > 0, got {raw!r}")
+        value = positive_float("THEORYKIT_MAX_MEMORY",
+                               text[: len(text) - len(unit)] if unit else text,
+                               expected="a size such as 4G or 500M")
         return int(value * _SUFFIX[unit])
     phys = _physical_memory()
     return phys // 2 if phys else 8 * 2**30

@@ -20,6 +20,8 @@ __all__ = [
     "count_expr",
     "finite_float",
     "learning_rate",
+    "nonneg_float",
+    "nonneg_int",
     "positive_float",
     "positive_int",
     "symbolic",
@@ -60,21 +62,38 @@ def positive_float(name: str, value: Any, *, allow_zero: bool = False,
     return v
 
 
+def nonneg_float(name: str, value: Any) -> float:
+    """A finite float ``>= 0`` (a constant that may vanish: L0, L1, omega, a noise level);
+    else ``{name} must be finite and >= 0, got ...``."""
+    return positive_float(name, value, allow_zero=True, one_message=True)
+
+
 def learning_rate(value: Any, *, expected: str = "a number") -> float:
     """The learning rate η (or a step dt) as a float: finite and > 0."""
     return positive_float("learning rate eta", value, expected=expected, one_message=True)
 
 
-def positive_int(name: str, value: Any) -> int:
-    """A count (workers, batch size, dimension, steps, ...): an integer >= 1, given as an int
-    or an integral float; booleans are refused."""
-    expected = "a positive integer"
+def _integer(name: str, value: Any, minimum: int, expected: str) -> int:
+    """``int(value)`` for an int or integral float ``>= minimum``, booleans refused; else
+    ``InputError("{name} must be {expected}, got ...")``."""
     if isinstance(value, bool):
         raise InputError(f"{name} must be {expected}, got {value!r}")
     v = _number(name, value, expected)
-    if not math.isfinite(v) or v < 1 or v != int(v):
+    if not math.isfinite(v) or v < minimum or v != int(v):
         raise InputError(f"{name} must be {expected}, got {value!r}")
     return int(v)
+
+
+def positive_int(name: str, value: Any) -> int:
+    """A count (workers, batch size, dimension, steps, ...): an integer >= 1, given as an int
+    or an integral float; booleans are refused."""
+    return _integer(name, value, 1, "a positive integer")
+
+
+def nonneg_int(name: str, value: Any) -> int:
+    """A size that may be zero (a budget, a number of noise draws): an integer >= 0, given as
+    an int or an integral float; booleans are refused."""
+    return _integer(name, value, 0, "an integer >= 0")
 
 
 def symbolic(value: Any, **assumptions: bool) -> sp.Expr | None:

@@ -48,6 +48,7 @@ import sympy as sp
 
 from theorykit.check import stats
 from theorykit.errors import InputError
+from theorykit.validate import positive_float
 
 __all__ = [
     "Config",
@@ -120,9 +121,8 @@ def _integer_factor(name: str, value: float, factor: float) -> int:
 def scaled_config(base: Config, kappa: float, alpha: float, delta: float) -> Config:
     """(η, N, B) -> (κη, αN, δB); InputError if αN or δB is not a positive integer or κ is
     not a positive finite number."""
-    if not (isinstance(kappa, int | float) and math.isfinite(kappa) and kappa > 0):
-        raise InputError(f"kappa must be a positive finite number, got {kappa!r}")
-    return Config(base.eta * float(kappa), _integer_factor("N", base.n_workers, alpha),
+    return Config(base.eta * positive_float("kappa", kappa, one_message=True),
+                  _integer_factor("N", base.n_workers, alpha),
                   _integer_factor("B", base.batch, delta))
 
 

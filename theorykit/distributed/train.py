@@ -48,6 +48,7 @@ from theorykit.distributed.collectives import (
 )
 from theorykit.distributed.launch import DEFAULT_TIMEOUT_S, run_local
 from theorykit.errors import InputError
+from theorykit.validate import positive_float, positive_int
 
 METHODS = ("dsgd", "dcsgd", "dsignsgd", "ef", "ef21", "diana")
 """Built-in methods the trainer has been run with (any registered method works)."""
@@ -75,10 +76,8 @@ class TrainConfig:
 
         resolve(self.method)  # a registered name or module:Object
         for name in ("steps", "batch", "hidden", "n_samples"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name} must be a positive integer")
-        if not (self.lr > 0 and torch.isfinite(torch.tensor(self.lr))):
-            raise InputError(f"lr must be positive and finite, got {self.lr}")
+            positive_int(name, getattr(self, name))
+        positive_float("lr", self.lr, one_message=True)
 
 
 def make_data(cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:

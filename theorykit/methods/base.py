@@ -39,7 +39,9 @@ import sympy as sp
 import torch
 
 from theorykit.errors import AssumptionError, InputError
-from theorykit.noise import NoiseModel, _check_batch, _check_count
+from theorykit.noise import NoiseModel
+from theorykit.noise.base import check_batch
+from theorykit.validate import positive_int
 
 __all__ = ["Method", "Send", "StepMoments", "as_column", "lr_like", "worker_sum"]
 
@@ -95,7 +97,7 @@ def check_workers(n_workers: Any) -> sp.Expr:
     """N as a SymPy Integer (validated) or a symbol."""
     if isinstance(n_workers, sp.Basic) and not n_workers.is_number:
         return n_workers
-    return sp.Integer(_check_count("number of workers N", n_workers))
+    return sp.Integer(positive_int("number of workers N", n_workers))
 
 
 def worker_sum(n_workers: sp.Expr, term: Callable[[int], sp.Matrix], *,
@@ -239,7 +241,7 @@ class Method(abc.ABC):
         g = as_column(grad)
         n = check_workers(n_workers)
         noise.check_workers(n)
-        b = _check_batch(batch)
+        b = check_batch(batch)
         return g, g.shape[0], n, b
 
     @staticmethod

@@ -51,6 +51,7 @@ from theorykit.methods.dcsgd import DCSGD
 from theorykit.methods.ef import EF as EFMethod
 from theorykit.methods.ef21 import EF21 as EF21Method
 from theorykit.run.loop import MethodStep, iterate
+from theorykit.validate import nonneg_float, positive_int
 
 Tensor = torch.Tensor
 
@@ -308,14 +309,10 @@ def _run(method: DCGD | EF | EF21 | Method, problem: LocalQuadratics, *, x0: Any
          generator: torch.Generator | None, record_every: int, average_q: float | None,
          blowup: float) -> RunResult:
     """See :func:`run`."""
-    if steps < 1:
-        raise InputError(f"steps must be >= 1, got {steps}")
-    if replicas < 1:
-        raise InputError(f"replicas must be >= 1, got {replicas}")
-    if noise < 0 or not math.isfinite(noise):
-        raise InputError(f"noise (the constant C) must be finite and >= 0, got {noise}")
-    if record_every < 1:
-        raise InputError(f"record_every must be >= 1, got {record_every}")
+    steps = positive_int("steps", steps)
+    replicas = positive_int("replicas", replicas)
+    nonneg_float("noise (the constant C)", noise)
+    record_every = positive_int("record_every", record_every)
     if average_q is not None and not 0 < average_q < 1:
         raise InputError(f"average_q must be in (0, 1), got {average_q}")
     eta_fn = eta if callable(eta) else (lambda k, e=float(eta): e)

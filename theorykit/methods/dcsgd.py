@@ -41,6 +41,7 @@ from theorykit.errors import AssumptionError, InputError
 from theorykit.methods.base import Method, Send, StepMoments, per_worker, worker_sum
 from theorykit.methods.registry import register
 from theorykit.noise import NoiseModel, diag_matrix
+from theorykit.validate import positive_float
 
 __all__ = ["DCSGD", "GenericUnbiased", "compressor_key"]
 
@@ -55,9 +56,8 @@ class GenericUnbiased:
             self.omega_expr = sp.sympify(omega)
         except sp.SympifyError:
             raise InputError(f"omega must be a number or a symbol, got {omega!r}") from None
-        if self.omega_expr.is_number and (not self.omega_expr.is_finite
-                                          or self.omega_expr < 0):
-            raise InputError(f"omega must be finite and >= 0, got {omega!r}")
+        if self.omega_expr.is_number:
+            positive_float("omega", omega, allow_zero=True, one_message=True)
         self.name = f"U({sp.sstr(self.omega_expr)})"
 
     def __repr__(self) -> str:

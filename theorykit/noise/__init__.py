@@ -42,15 +42,9 @@ from __future__ import annotations
 
 from theorykit.noise.base import B_SYMBOL, NoiseModel, check_batch, diag_matrix
 from theorykit.noise.gaussian import Gaussian
-from theorykit.noise.laws import Laplace, LawNoise, Lomax, StudentT, SymmetricPareto
+from theorykit.noise.laws import Laplace, LawNoise, Lomax, StudentT
 from theorykit.noise.registry import NOISE_MODELS, NOISE_REGISTRY, make_noise
 from theorykit.noise.scales import shape_param
-from theorykit.validate import positive_int
-
-# former private names, still imported by theorykit.methods.base and theorykit.rules.bounds
-_check_batch = check_batch
-_check_count = positive_int
-_numeric_float = shape_param
 
 __all__ = [
     "B_SYMBOL",
@@ -62,7 +56,8 @@ __all__ = [
     "Lomax",
     "NoiseModel",
     "StudentT",
-    "SymmetricPareto",
+    "check_batch",
     "diag_matrix",
     "make_noise",
+    "shape_param",
 ]

@@ -21,7 +21,7 @@ from theorykit.noise.base import NoiseModel
 from theorykit.noise.scales import Scales, shape_param
 from theorykit.validate import positive_int
 
-__all__ = ["Laplace", "LawNoise", "Lomax", "StudentT", "SymmetricPareto"]
+__all__ = ["Laplace", "LawNoise", "Lomax", "StudentT"]
 
 
 class StudentT(NoiseModel):
@@ -87,7 +87,7 @@ class Lomax(NoiseModel):
     :math:`2/((\alpha-1)(\alpha-2))` for alpha > 2; sign mean
     :math:`\operatorname{sign}(g)\,(1 - (1 + |z|)^{-\alpha})`, z = g√B/s). Not the type I
     "pareto" law of :mod:`theorykit.distributions.pareto` (see its docstring); this model
-    was called ``pareto`` (class ``SymmetricPareto``) before that name was given to type I."""
+    was called ``pareto`` before that name was given to type I."""
 
     name = "lomax"
     title = "Symmetric Pareto (Lomax)"
@@ -101,10 +101,6 @@ class Lomax(NoiseModel):
 
     def latex(self) -> str:
         return rf"s_{{ij}}\,\mathrm{{Lomax}}({sp.latex(self.alpha)}) / \sqrt{{B}}"
-
-
-SymmetricPareto = Lomax
-"""Deprecated name of :class:`Lomax` (kept for code that imports it)."""
 
 
 # --------------------------------------------------------------------------- any law

@@ -73,12 +73,12 @@ import sympy as sp
 from theorykit.check import stats as _stats
 from theorykit.check.claim import Verdict
 from theorykit.errors import AssumptionError, DerivationError, InputError
-from theorykit.rules._checks import finite_float
 from theorykit.symbols import DELTA_0 as DELTA0
 from theorykit.symbols import DIM, ETA, GRAD_SQ, MU, NU, OMEGA
 from theorykit.symbols import L_SMOOTH as L
 from theorykit.symbols import SIGMA_OMEGA2 as SIG2
 from theorykit.symbols import TIME as T
+from theorykit.validate import finite_float
 
 __all__ = [
     "Bound",
@@ -173,7 +173,7 @@ class Bound:
 def _check_values(values: Mapping[Any, Any]) -> None:
     by = {str(k): v for k, v in values.items()}
     for k, v in by.items():
-        finite_float(v, f"value of {k}")
+        finite_float(f"value of {k}", v)
     if "mu" in by and "L" in by and float(by["mu"]) > float(by["L"]):
         raise AssumptionError(f"mu = {by['mu']} > L = {by['L']}: an L-smooth function "
                               "cannot be mu-PL with mu > L")
@@ -422,9 +422,9 @@ def dsignsgd_phase1_bound() -> Bound:
 # ============================================================================ heavy tails
 def _check_nu(nu: Any) -> sp.Expr:
     """nu as a SymPy expression (a number > 0 or a symbol; the noise models' validator)."""
-    from theorykit.noise import _numeric_float
+    from theorykit.noise.scales import shape_param
 
-    return _numeric_float("Student-t nu", nu)
+    return shape_param("Student-t nu", nu)
 
 
 def _t_variance() -> tuple[sp.Expr, sp.Basic]:

@@ -51,6 +51,7 @@ from theorykit.symbols import DIM as D_SYM
 from theorykit.symbols import ETA, MU
 from theorykit.symbols import L_SMOOTH as L_SYM
 from theorykit.symbols import N_WORKERS as N_SYM
+from theorykit.validate import nonneg_int, positive_float, positive_int
 
 __all__ = [
     "DQSchedule",
@@ -140,28 +141,18 @@ def derive_dq_schedule() -> DQSchedule:
                       multiplier=nu_star[0], coefficient=c)
 
 
-def _positive(name: str, v: Any) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {v!r}") from None
-    if not (math.isfinite(f) and f > 0):
-        raise InputError(f"{name} must be finite and > 0, got {v!r}")
-    return f
-
-
 def dq_levels(norms: Any, t: Any, T: int, *, mu: float, eta: float, L: float, d: int,
               n_workers: int, eps_q: float, decay_exponent: float = 1.0) -> np.ndarray:
     """Real-valued s_t of the derived schedule for gradient norms ``norms`` at steps ``t``
     (broadcast; numpy): ||g_t|| (1-μη)^{(T-1-t)/2} sqrt(T L η² d/(8 N ε_Q)).
     ``decay_exponent`` multiplies the exponent (T-1-t)/2 (1: the derived schedule; other
     values are wrong schedules, used as mutants by the claims)."""
-    mu, eta, L, eps_q = (_positive(n, v) for n, v in
+    mu, eta, L, eps_q = (positive_float(n, v, one_message=True) for n, v in
                          (("mu", mu), ("eta", eta), ("L", L), ("eps_q", eps_q)))
     if mu * eta >= 1:
         raise InputError(f"need mu*eta < 1 for a contraction, got {mu * eta:g}")
-    if int(T) < 1 or int(d) < 1 or int(n_workers) < 1:
-        raise InputError("T, d and n_workers must be >= 1")
+    for n, v in (("T", T), ("d", d), ("n_workers", n_workers)):
+        positive_int(n, v)
     norms = np.asarray(norms, dtype=float)
     t = np.asarray(t, dtype=float)
     return norms * (1 - mu * eta) ** (float(decay_exponent) * (T - 1 - t) / 2) * math.sqrt(
@@ -224,13 +215,7 @@ def waterfill(grads: Any, weights: Any = None, budget: int = 0, *,
     to the budget). Returns the per-step k."""
     g, w = _check_trace(grads, weights)
     T, d = g.shape
-    try:
-        K = int(budget)
-    except (TypeError, ValueError):
-        raise InputError(f"budget must be an integer, got {budget!r}") from None
-    if K < 0:
-        raise InputError(f"budget must be >= 0, got {budget}")
-    K = min(K, T * d)
+    K = min(nonneg_int("budget", budget), T * d)
     scores = w[:, None] * g**2
     lo, hi = 0.0, float(scores.max()) * (1 + 1e-12) + 1e-300
     # bisection on λ: count(λ) = #{scores >= λ} is non-increasing; want the smallest

@@ -44,6 +44,7 @@ from theorykit.errors import InputError
 from theorykit.symbols import DELTA_B3 as DELTA
 from theorykit.symbols import ETA, MU
 from theorykit.symbols import L_SMOOTH as L
+from theorykit.validate import positive_float
 
 K = sp.Symbol("K", positive=True)
 """The number of iterations K."""
@@ -88,9 +89,8 @@ class EFBound:
 
 
 def _check_nums(**kw: float) -> None:
-    for k, v in kw.items():
-        if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-            raise InputError(f"{k} must be a finite number > 0, got {v!r}")
+    """Every value finite and > 0; delta >= 1 (class B3) and mu <= L when given."""
+    kw = {k: positive_float(k, v, one_message=True) for k, v in kw.items()}
     if kw.get("delta", 1) < 1:
         raise InputError(f"delta must be >= 1 (B3 class), got {kw['delta']}")
     if "mu" in kw and "L" in kw and kw["mu"] > kw["L"]:

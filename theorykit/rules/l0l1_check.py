@@ -23,33 +23,15 @@ import torch
 
 from theorykit.errors import AssumptionError, InputError
 from theorykit.problems import Problem
-from theorykit.rules._checks import finite_float
+from theorykit.validate import nonneg_float, positive_float
 
 __all__ = [
     "L0L1Report",
     "check_l0l1",
     "is_separable",
-    "nonneg_float",
-    "positive_float",
     "sample_points",
     "smallest_l0",
 ]
-
-
-def nonneg_float(name: str, v: Any) -> float:
-    """``float(v)`` for a finite ``v >= 0``, else :class:`InputError` naming ``name``."""
-    x = finite_float(v, name)
-    if x < 0:
-        raise InputError(f"{name} must be finite and >= 0, got {v!r}")
-    return x
-
-
-def positive_float(name: str, v: Any) -> float:
-    """``float(v)`` for a finite ``v > 0``, else :class:`InputError` naming ``name``."""
-    x = nonneg_float(name, v)
-    if x == 0:
-        raise InputError(f"{name} must be > 0, got {v!r}")
-    return x
 
 
 @dataclass

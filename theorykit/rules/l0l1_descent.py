@@ -18,7 +18,6 @@ from typing import Any
 import sympy as sp
 
 from theorykit.errors import AssumptionError, InputError
-from theorykit.rules.l0l1_check import nonneg_float, positive_float
 from theorykit.schedules import GradientNormalized, PolynomialDecay, Schedule
 from theorykit.sde.sde import SDE
 from theorykit.symbols import (
@@ -38,6 +37,7 @@ from theorykit.symbols import (
     SIGMA1_AFFINE,
     TRACE_H_SIGMA,
 )
+from theorykit.validate import nonneg_float, positive_float
 
 __all__ = [
     "SYM",

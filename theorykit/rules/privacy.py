@@ -44,6 +44,7 @@ import sympy as sp
 import torch
 
 from theorykit.errors import InputError
+from theorykit.validate import nonneg_int, positive_float, positive_int
 
 __all__ = [
     "BinomialQuantizer",
@@ -79,16 +80,6 @@ def mse_given_cell() -> sp.Expr:
     return sp.factor(delta**2 * (var_round + var_noise))
 
 
-def _int(name: str, v: Any, lo: int) -> int:
-    try:
-        i = int(v)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be an integer, got {v!r}") from None
-    if i != v or i < lo:
-        raise InputError(f"{name} must be an integer >= {lo}, got {v!r}")
-    return i
-
-
 @dataclass(frozen=True)
 class BinomialQuantizer:
     """Truncated uniform quantization with ``s`` intervals on [-α, α] plus Bin(m, p)
@@ -100,10 +91,9 @@ class BinomialQuantizer:
     p: float = 0.5
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.alpha) and self.alpha > 0):
-            raise InputError(f"alpha must be > 0, got {self.alpha!r}")
-        _int("s", self.s, 1)
-        _int("m", self.m, 0)
+        positive_float("alpha", self.alpha)
+        positive_int("s", self.s)
+        nonneg_int("m", self.m)
         if not 0 < self.p < 1:
             raise InputError(f"p must be in (0, 1), got {self.p!r}")
 
@@ -158,9 +148,8 @@ class BinomialQuantizer:
     # ------------------------------------------------------------------ privacy
     def shift(self, sensitivity: float | None = None) -> int:
         """k = ⌈sensitivity/Δ⌉ grid units (default sensitivity: the full range 2α)."""
-        sens = 2 * self.alpha if sensitivity is None else float(sensitivity)
-        if not (math.isfinite(sens) and sens > 0):
-            raise InputError(f"sensitivity must be > 0, got {sensitivity!r}")
+        sens = (2 * self.alpha if sensitivity is None
+                else positive_float("sensitivity", sensitivity))
         return math.ceil(sens / self.delta_grid - 1e-12)
 
     def epsilon(self, delta: float, d: int = 1, sensitivity: float | None = None,
@@ -178,8 +167,8 @@ def scalar_loss_pmf(m: int, p: float, k: int) -> dict[str, tuple[np.ndarray, np.
     P = law of Z, Q = law of Z + k (exact PMFs via scipy)."""
     from scipy.stats import binom
 
-    m = _int("m", m, 1)
-    k = _int("k", k, 1)
+    m = positive_int("m", m)
+    k = positive_int("k", k)
     y = np.arange(0, m + k + 1)
     P = binom.pmf(y, m, p)
     Q = binom.pmf(y - k, m, p)
@@ -204,7 +193,7 @@ def exact_delta(m: int, p: float, k: int, eps: float, d: int = 1) -> float:
     (m+k+1)^d <= 2e6). Independent of the PLD accountant (no discretisation)."""
     from scipy.stats import binom
 
-    d = _int("d", d, 1)
+    d = positive_int("d", d)
     if (m + k + 1) ** d > 2_000_000:
         raise InputError(f"exact enumeration too large: (m+k+1)^d = {(m + k + 1) ** d}")
     y = np.arange(0, m + k + 1)
@@ -291,7 +280,7 @@ def pld_epsilon(m: int, p: float, k: int, delta: float, d: int = 1,
     claims' mutants)."""
     if not 0 < delta < 1:
         raise InputError(f"delta must be in (0, 1), got {delta!r}")
-    d = _int("d", d, 1)
+    d = positive_int("d", d)
     pl = scalar_loss_pmf(m, p, k)
     composed = []
     for loss, prob, inf_mass in pl.values():

@@ -56,7 +56,6 @@ import sympy as sp
 from theorykit.compressors.base import CompressorSpec
 from theorykit.compressors.classes import CompressorClass, SignType
 from theorykit.errors import AssumptionError, DerivationError, InputError
-from theorykit.rules._checks import finite_float
 from theorykit.symbols import ALPHA_B1 as ALPHA
 from theorykit.symbols import BETA_B12 as BETA
 from theorykit.symbols import DELTA_B3 as DELTA
@@ -64,6 +63,7 @@ from theorykit.symbols import ETA, MU, OMEGA
 from theorykit.symbols import GAMMA_B2 as GAMMA
 from theorykit.symbols import GRAD_SQ as G
 from theorykit.symbols import L_SMOOTH as L
+from theorykit.validate import finite_float
 
 # --------------------------------------------------------------------------- symbols
 INNER = sp.Symbol("I", real=True)
@@ -295,7 +295,7 @@ def _number(name: str, value: Any) -> sp.Expr:
             return value
         v = value
     else:
-        finite_float(value, name)
+        finite_float(name, value)
         v = sp.nsimplify(value) if isinstance(value, float) else sp.sympify(value)
     if not v.is_positive:
         raise InputError(f"{name} must be > 0, got {value}")

@@ -48,6 +48,7 @@ from typing import Any, Literal
 import sympy as sp
 
 from theorykit.errors import DerivationError, InputError
+from theorykit.validate import count_expr
 
 __all__ = ["Stationary", "stationary_discrete", "stationary_sde"]
 
@@ -98,11 +99,6 @@ def _subs_named(e: Any, values: Mapping[Any, Any]) -> Any:
     rep = {s: sp.sympify(by_name.get(s.name, values.get(s)))
            for s in e.free_symbols if s.name in by_name or s in values}
     return e.xreplace(rep)
-
-
-def _count_symbol(v: Any) -> Any:
-    """A count given by name ("N", "B") as a positive integer symbol."""
-    return sp.Symbol(v, integer=True, positive=True) if isinstance(v, str) else v
 
 
 def _as_matrix(H: Any) -> sp.Matrix:
@@ -252,7 +248,8 @@ def stationary_discrete(method: Any, noise: Any, hessian: Any, n_workers: Any, b
     x = list(sp.symbols(f"x_1:{d + 1}", real=True))
     xs = _x_star(x_star, d)
     grad = H * (sp.Matrix(x) - xs)
-    mom = m.moments(grad, noise, _count_symbol(n_workers), _count_symbol(batch), compressors)
+    mom = m.moments(grad, noise, count_expr("number of workers N", n_workers),
+                    count_expr("batch size B", batch), compressors)
     lr = sp.Symbol(eta, positive=True) if isinstance(eta, str) else sp.nsimplify(eta) \
         if isinstance(eta, float) else sp.sympify(eta)
     J, Sy, y, _ = _linear_parts(-mom.mean, mom.cov, x, xs, linearize)

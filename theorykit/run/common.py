@@ -10,9 +10,9 @@ import torch
 
 from theorykit.errors import InputError
 from theorykit.limits import MAX_REPLICAS, MAX_STEPS, check_count, check_memory
-from theorykit.validate import learning_rate, positive_int
 
 Tensor = torch.Tensor
+
 
 def make_generator(generator: torch.Generator | None, seed: int | None, device: Any
                ) -> torch.Generator:
@@ -37,13 +37,6 @@ def start_point(x0: Any, R: int, d: int, device: Any, dtype: torch.dtype) -> Ten
     if not torch.isfinite(X).all():
         raise InputError("x0 must be finite")
     return X.clone()
-
-
-check_eta = learning_rate
-"""The learning rate eta (or a step dt): a finite float > 0 (:mod:`theorykit.validate`)."""
-
-check_count_arg = positive_int
-"""A count (steps, replicas, N, B, record_every): an integer >= 1 (:mod:`theorykit.validate`)."""
 
 
 def check_sim_size(what: str, R: int, N: int, d: int, steps: int, record_every: int,

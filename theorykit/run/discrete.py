@@ -18,10 +18,10 @@ import torch
 
 from theorykit.errors import InputError
 from theorykit.problems import Problem
-from theorykit.run.common import check_count_arg
 from theorykit.run.loop import MethodStep, StopOnThreshold, iterate
 from theorykit.run.result import SimResult
 from theorykit.run.setup import RunOptions, setup_run
+from theorykit.validate import positive_int
 
 __all__ = ["run_discrete"]
 
@@ -50,8 +50,8 @@ def run_discrete(method: Any, problem: Problem, noise: Any, *, eta: float, steps
     opts = RunOptions.of("run_discrete", options)
     m = method if isinstance(method, Method) else make_method(str(method))
     nz = noise if isinstance(noise, NoiseModel) else make_noise(str(noise))
-    N = check_count_arg("number of workers N", n_workers)
-    B = check_count_arg("batch size B", batch)
+    N = positive_int("number of workers N", n_workers)
+    B = positive_int("batch size B", batch)
     if grad_norm not in ("stochastic", "true"):
         raise InputError(f"grad_norm must be 'stochastic' or 'true', got {grad_norm!r}")
     run = setup_run(m.name, problem, eta=eta, steps=steps, replicas=replicas, x0=x0,

@@ -16,11 +16,11 @@ import torch
 
 from theorykit.errors import DivergenceError, InputError
 from theorykit.problems import Problem
-from theorykit.run.common import check_eta
 from theorykit.run.result import Recorder, SimResult
 from theorykit.run.setup import RunOptions, setup_run
 from theorykit.schedules import Constant, Schedule
 from theorykit.sde.solvers import AbstractSolver, get_solver
+from theorykit.validate import learning_rate
 
 __all__ = ["run_sde"]
 
@@ -58,7 +58,7 @@ def run_sde(sde: Any, problem: Problem, *, eta: float, steps: int, replicas: int
                     matrix=getattr(sde, "noise_type", None) == "general")
     eta, steps, sch, gen = run.eta, run.steps, run.schedule, run.generator
     device, dtype, average_from = opts.device, opts.dtype, opts.average_from
-    dt = eta if dt is None else check_eta(dt)
+    dt = eta if dt is None else learning_rate(dt)
     ratio = eta / dt
     r = round(ratio)
     if r < 1 or abs(ratio - r) > 1e-9 * max(1.0, ratio):

@@ -20,14 +20,13 @@ from theorykit.errors import InputError
 from theorykit.problems import Problem
 from theorykit.run.common import (
     Progress,
-    check_count_arg,
-    check_eta,
     check_sim_size,
     make_generator,
     start_point,
 )
 from theorykit.run.result import Recorder, SimResult, StatFn, resolve_stats
 from theorykit.schedules import Schedule, make_schedule
+from theorykit.validate import learning_rate, positive_int
 
 __all__ = ["RunOptions", "RunSetup", "setup_run"]
 
@@ -118,10 +117,10 @@ def setup_run(what: str, problem: Problem, *, eta: Any, steps: Any, replicas: An
     ``what`` names the run in messages; ``n_workers``, ``copies``, ``keep`` and ``matrix``
     size it for the memory check (:func:`~theorykit.run.common.check_sim_size`)."""
     o = options
-    eta = check_eta(eta)
-    steps = check_count_arg("steps", steps)
-    R = check_count_arg("replicas", replicas)
-    record_every = check_count_arg("record_every", o.record_every)
+    eta = learning_rate(eta)
+    steps = positive_int("steps", steps)
+    R = positive_int("replicas", replicas)
+    record_every = positive_int("record_every", o.record_every)
     if o.average_from is not None and not 0 <= o.average_from <= steps:
         raise InputError(f"average_from must be in [0, steps], got {o.average_from!r}")
     if o.on_divergence not in ("flag", "raise"):

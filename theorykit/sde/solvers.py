@@ -50,6 +50,7 @@ import torch
 
 from theorykit.errors import DivergenceError, InputError
 from theorykit.limits import check_memory
+from theorykit.validate import finite_float, positive_float, positive_int
 
 Tensor = torch.Tensor
 DriftFn = Callable[[float, Tensor], Tensor]
@@ -353,19 +354,17 @@ def _noise_type(g: Tensor, x: Tensor, forced: str | None) -> NoiseType:
 
 
 def _check_solve_args(x0, t0, t1, dt, record_every, check_every, threshold, on_divergence):
+    """The arguments of :meth:`AbstractSolver.solve`, checked before any work (the number
+    checks are :mod:`theorykit.validate`'s)."""
     if not isinstance(x0, torch.Tensor) or x0.ndim != 2:
         raise InputError("x0 must be a torch.Tensor of shape (paths, d)")
-    for name, v in (("t0", t0), ("t1", t1), ("dt", dt)):
-        if not math.isfinite(float(v)):
-            raise InputError(f"{name} must be finite, got {v!r}")
-    if not dt > 0:
-        raise InputError(f"dt must be > 0, got {dt!r}")
+    finite_float("t0", t0)
+    finite_float("t1", t1)
+    positive_float("dt", dt)
     if not t1 > t0:
         raise InputError(f"t1 must be > t0, got t0={t0!r}, t1={t1!r}")
-    if int(record_every) != record_every or record_every < 1:
-        raise InputError(f"record_every must be a positive integer, got {record_every!r}")
-    if int(check_every) != check_every or check_every < 1:
-        raise InputError(f"check_every must be a positive integer, got {check_every!r}")
+    positive_int("record_every", record_every)
+    positive_int("check_every", check_every)
     if not threshold > 0:
         raise InputError(f"threshold must be > 0, got {threshold!r}")
     if on_divergence not in ("raise", "flag"):

@@ -10,7 +10,7 @@ import sympy as sp
 
 from theorykit.errors import InputError
 from theorykit.rules.quantization.biscaled import _optimize_biscaled
-from theorykit.rules.quantization.bits import _check_s, levels_for_bits
+from theorykit.rules.quantization.bits import check_levels, levels_for_bits
 from theorykit.rules.quantization.codec import codec_mse
 from theorykit.rules.quantization.densities import Density
 from theorykit.rules.quantization.result import QuantizerOptimum
@@ -23,7 +23,7 @@ def _resolve_s(s: Any, bits: Any) -> int:
         raise InputError("give either s (levels) or bits, not both")
     if s is None and bits is None:
         raise InputError("give s (number of intervals) or bits per coordinate")
-    return levels_for_bits(bits) if bits is not None else _check_s(s)
+    return levels_for_bits(bits) if bits is not None else check_levels(s)
 
 
 def optimize(d: Density, s: int | None = None, *, bits: int | None = None,
@@ -60,7 +60,7 @@ def exact_optimal_threshold(d: Density, s: int,
     high-resolution approximation) for uniform levels or the λ*-levels at each α; returns
     ``(alpha, mse)``. Bounded scalar minimisation on ``bracket`` (default: between half the
     c_Q = 1/4 optimum and twice the c_Q = 1/6 optimum)."""
-    s = _check_s(s)
+    s = check_levels(s)
     if scheme not in ("uniform", "nonuniform"):
         raise InputError(f"scheme must be uniform or nonuniform, got {scheme!r}")
     from scipy.optimize import minimize_scalar

@@ -3,14 +3,13 @@ minimum, refined by a closed form or ``nsolve``, and the level positions."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
 import sympy as sp
 
 from theorykit.errors import InputError
-from theorykit.rules.quantization.bits import _check_s, bits_per_coordinate
+from theorykit.rules.quantization.bits import bits_per_coordinate, check_levels
 from theorykit.rules.quantization.closed_form import _closed_form, _ClosedForm
 from theorykit.rules.quantization.codec import codec_mse
 from theorykit.rules.quantization.densities import _A, _Y, Density
@@ -19,6 +18,7 @@ from theorykit.rules.quantization.result import QuantizerOptimum
 from theorykit.rules.quantization.symbolic import _pieces, nonuniform_error, uniform_error
 from theorykit.symbols import C_Q as CQ
 from theorykit.symbols import LEVELS as S
+from theorykit.validate import positive_float
 
 
 def _optimize_scalar(d: Density, s: int, scheme: str, cq: sp.Expr, mass: str,
@@ -106,10 +106,8 @@ def _levels(d: Density, scheme: str, s: int, a: float, cf: _ClosedForm | None,
 def nonuniform_levels(d: Density, alpha: float, s: int) -> np.ndarray:
     """The s+1 levels ℓ_j = F_λ^{-1}(j/s) of the optimal level density λ* ∝ p^{1/3} on
     [-α, α] for any threshold α (symmetric; the middle level is 0 when s is even)."""
-    s = _check_s(s)
-    a = float(alpha) / d.scale
-    if not (math.isfinite(a) and a > 0):
-        raise InputError(f"alpha must be > 0, got {alpha!r}")
+    s = check_levels(s)
+    a = positive_float("alpha", alpha) / d.scale
     if a <= d.lower:
         raise InputError(f"alpha must exceed the support gap {d.lower * d.scale:g} of "
                          f"{d.name} for a non-uniform grid, got {alpha!r}")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,6 +14,7 @@ from theorykit.symbols import BATCH_FACTOR as DELTA
 from theorykit.symbols import LR_FACTOR as KAPPA
 from theorykit.symbols import OMEGA_NEW
 from theorykit.symbols import WORKER_FACTOR as ALPHA
+from theorykit.validate import positive_float
 
 TIME_VARIABLE = ("samples seen s = k*N*B (k steps, N workers, per-worker batch B); SDE time "
                  "t = k*eta = eta*s/(N*B); per sample: drift b_s = eta*b/(N*B), diffusion "
@@ -148,10 +148,7 @@ class ScalingRule:
         if val.free_symbols:
             missing = ", ".join(sorted(s.name for s in val.free_symbols))
             raise InputError(f"kappa = {sp.sstr(self.kappa)} needs a value for {missing}")
-        out = float(val)
-        if not math.isfinite(out) or out <= 0:
-            raise InputError(f"kappa = {out} is not a positive finite number here")
-        return out
+        return positive_float(f"kappa = {sp.sstr(self.kappa)}", val, one_message=True)
 
     def apply(self, eta: float, batch: int, n_workers: int, alpha: float = 1.0,
               delta: float = 1.0, omega_new: float | None = None, **values: Any

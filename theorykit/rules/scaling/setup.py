@@ -13,6 +13,7 @@ from theorykit.symbols import BATCH_FACTOR as DELTA
 from theorykit.symbols import LR_FACTOR as KAPPA
 from theorykit.symbols import OMEGA, OMEGA_NEW
 from theorykit.symbols import WORKER_FACTOR as ALPHA
+from theorykit.validate import positive_float
 
 
 @dataclass
@@ -72,8 +73,8 @@ def _omega_of(c: Any, prime: bool) -> tuple[sp.Expr, str]:
         return sp.nsimplify(om) if om.is_Float else om, f"{c.name}{_vals(c)}"
     if isinstance(c, int | float | sp.Basic):
         v = sp.sympify(c)
-        if v.is_number and (v < 0 or not v.is_finite):
-            raise InputError(f"omega must be finite and >= 0, got {c!r}")
+        if v.is_number:
+            positive_float("omega", c, allow_zero=True, one_message=True)
         return (sp.nsimplify(v) if v.is_Float else v), f"U({sp.sstr(v)})"
     raise InputError(f"not a compressor: {c!r}")
 
