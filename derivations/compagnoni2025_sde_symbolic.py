@@ -40,7 +40,7 @@ TAGS = ("sde", "symbolic", "issue3")
 
 def _verdict(cid: str, ok: bool, predicted: str, measured: str, tolerance: str,
              t0: float, **details) -> Verdict:
-    return Verdict(claim_id=cid, status=Status.HOLDS if ok else Status.CONTRADICTED,
+    return Verdict(claim_id=cid, status=Status.of(ok),
                    predicted=predicted, measured=measured, tolerance=tolerance,
                    sample_size="symbolic", details=details,
                    elapsed_s=round(time.perf_counter() - t0, 3))
@@ -189,7 +189,7 @@ def sign_diffusion_bounded(ctx: RunContext) -> Verdict:
     del x
     return Verdict(
         claim_id=f"{PREFIX}.sign_diffusion_bounded",
-        status=Status.HOLDS if ok else Status.CONTRADICTED,
+        status=Status.of(ok),
         predicted="Σ_S = (1/N²) Σ_i diag(1 - m_i²) (<= 1/N)",
         measured=f"max |z| = {np.abs(allz).max():.2f} over {allz.size} entries; max measured "
                  f"diagonal {worst_diag:.4f} vs 1/N = {1 / n:.4f}",
