@@ -281,6 +281,22 @@ def test_general_noise_matches_diagonal_when_matrix_is_diagonal():
     assert torch.allclose(a, b, atol=1e-12) and torch.allclose(a, c, atol=1e-12)
 
 
+def test_memory_guard_counts_what_a_broadcast_diffusion_stores(monkeypatch):
+    """A constant d x d diffusion broadcast over P paths (``expand``) stores d² numbers: the
+    memory guard must not refuse it as if it held P·d² (found by benchmarks/sde_solver.py at
+    P = 10^4, d = 1000, refused as 112 GiB), while a per-path matrix of that size is refused."""
+    monkeypatch.setenv("THEORYKIT_MAX_MEMORY", "4M")
+    P, d = 400, 60                                   # logical P·d²·8·3 = 34.6 MB > 4 MB
+    x0 = torch.zeros(P, d, dtype=DT)
+    C = 0.1 * torch.eye(d, dtype=DT)
+    r = solve(lambda t, x: -x, lambda t, x: C.expand(P, d, d), x0, 0, 0.05, 0.01,
+              generator=torch.Generator().manual_seed(0))
+    assert r.x.shape == (P, d) and torch.isfinite(r.x).all()
+    with pytest.raises(InputError, match="general-noise diffusion"):
+        solve(lambda t, x: -x, lambda t, x: C.repeat(P, 1, 1), x0, 0, 0.05, 0.01,
+              generator=torch.Generator().manual_seed(0))
+
+
 def test_bad_input():
     f, g = (lambda t, x: -x), (lambda t, x: torch.ones_like(x))
     x0 = torch.ones(4, 2)

@@ -179,7 +179,7 @@ class AbstractSolver(abc.ABC):
         nt = _noise_type(g0, x, noise_type)
         if nt == "general":  # each step builds a fresh (P|1) x d x m matrix, and a product
             check_memory(f"{self.name} solve: general-noise diffusion of shape "
-                         f"{tuple(g0.shape)} per step", 3 * item * g0.numel())
+                         f"{tuple(g0.shape)} per step", 3 * item * _stored_numel(g0))
         if nt not in self.noise_types:
             raise InputError(f"{self.name} does not support {nt} noise "
                              f"(supports: {', '.join(self.noise_types)})")
@@ -332,6 +332,12 @@ def _add_matvec(x: Tensor, g: Tensor, dW: Tensor, scale: float) -> Tensor:
     if g.shape[0] == 1 or g.stride(0) == 0:
         return torch.addmm(x, dW, g[0].transpose(0, 1), alpha=scale)
     return torch.baddbmm(x.unsqueeze(-1), g, dW.unsqueeze(-1), alpha=scale).squeeze(-1)
+
+
+def _stored_numel(t: Tensor) -> int:
+    """Elements a tensor really holds: a broadcast view (``expand``: stride 0) of a constant
+    d x m diffusion over P paths stores d·m numbers, not P·d·m."""
+    return math.prod(n for n, st in zip(t.shape, t.stride(), strict=True) if st != 0)
 
 
 def _noise_type(g: Tensor, x: Tensor, forced: str | None) -> NoiseType:
