@@ -140,7 +140,8 @@ def cgd_rates(ctx: RunContext) -> Verdict:
     A rate 2x too loose or too fast, or δ replaced by δ², fails here.
     """
     from theorykit.compressors.registry import make
-    from theorykit.methods.biased import DCGD, LocalQuadratics, run
+    from theorykit.methods.biased import DCGD, run
+    from theorykit.problems import LocalQuadratics
     from theorykit.rules.rates import cgd_rate
 
     d, mu, L = CGD_DIM, CGD_MU, CGD_L

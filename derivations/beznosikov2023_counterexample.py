@@ -57,7 +57,8 @@ def dcgd_counterexample_claim(ctx: RunContext) -> Verdict:
     rounding of the transmitted values, computed from the *measured* relative step size
     s = ||x^{k+1} - x^k||/||x^k||: |Δ| <= s·2⁻²³ + 64·2⁻⁵³·(1 + s)."""
     from theorykit.compressors.registry import make
-    from theorykit.methods.biased import DCGD, LocalQuadratics, run
+    from theorykit.methods.biased import DCGD, run
+    from theorykit.problems import LocalQuadratics
 
     growth, ETA = _counter_growth(ctx)
     p = LocalQuadratics.counterexample()
@@ -117,7 +118,8 @@ def ef_converges_claim(ctx: RunContext) -> Verdict:
     allowance 1e-9). The theorem's rate is within a factor 2 of the truth here: the slow
     mode contracts f at (1 - γμ)², so a rate (1 - 2γμ) is violated."""
     from theorykit.compressors.registry import make
-    from theorykit.methods.biased import DCGD, EF, EF21, LocalQuadratics, run
+    from theorykit.methods.biased import DCGD, EF, EF21, run
+    from theorykit.problems import LocalQuadratics
     from theorykit.rules.ef_bound import ef21_step
 
     growth, ETA = _counter_growth(ctx)

@@ -71,7 +71,8 @@ def ef_bound_claim(ctx: RunContext) -> Verdict:
     is stable and attains the exponent at η = 2/(δL), so neither is a wrong theory that
     these measurements could refute."""
     from theorykit.compressors.registry import make
-    from theorykit.methods.biased import EF, LocalQuadratics, run
+    from theorykit.methods.biased import EF, run
+    from theorykit.problems import LocalQuadratics
     from theorykit.rules.ef_bound import C2, UNIT_CONSTANTS, ef_bound, stich_step
 
     bound = ef_bound()
@@ -220,7 +221,7 @@ def ef_floor_c_claim(ctx: RunContext) -> Verdict:
     the configurations; the codec's float32 rounding (relative 2⁻²⁴) is far below the SE.
     Also reported: a/η and b/(ηδ), the constants c_3 and c_3 c_4 of the bound's floor that
     these configurations imply."""
-    from theorykit.methods.biased import LocalQuadratics
+    from theorykit.problems import LocalQuadratics
     from theorykit.rules.ef_bound import ef_floor_exact, measure_floor
 
     R, window = ctx.pick(32, 128), ctx.pick(500, 2000)

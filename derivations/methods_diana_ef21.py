@@ -65,7 +65,7 @@ def _verdict(name: str, ok: bool, **fields: Any) -> Verdict:
 
 
 def _problem() -> Any:
-    from theorykit.methods.biased import LocalQuadratics
+    from theorykit.problems import LocalQuadratics
 
     return LocalQuadratics.random(N_WORKERS, DIM, mu=MU, L=L, heterogeneity=HET, seed=0)
 
@@ -143,7 +143,7 @@ def diana_floor_claim(ctx: RunContext) -> Verdict:
 
 def _no_het(p: Any) -> Any:
     """The problem with the linear terms h_i removed (the mutant's floor model)."""
-    from theorykit.methods.biased import LocalQuadratics
+    from theorykit.problems import LocalQuadratics
 
     return LocalQuadratics(p.A)
 

@@ -1,5 +1,6 @@
-"""DCGD, EF and EF21 in torch (theorykit.methods.biased), the local quadratics, the run
-driver, and the EF bound module (theorykit.rules.ef_bound)."""
+"""DCGD, EF and EF21 in torch (theorykit.methods.biased), the local quadratics
+(theorykit.problems.LocalQuadratics), the run driver, and the EF bound module
+(theorykit.rules.ef_bound)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ import torch
 
 from theorykit.compressors.registry import make
 from theorykit.errors import InputError
+from theorykit.methods import biased
 from theorykit.methods.biased import (
     DCGD,
     EF,
     EF21,
-    LocalQuadratics,
     make_method,
     run,
     single_thread_if_small,
 )
+from theorykit.problems import LocalQuadratics, make_problem
 from theorykit.rules import ef_bound as efb
 from theorykit.rules.rates import ETA, dcgd_counterexample
 
@@ -35,12 +37,21 @@ def test_local_quadratics_constants_and_gradients():
     x = torch.randn(2, 5, dtype=torch.float64, requires_grad=True)
     # gradient of the mean loss equals the mean of the local gradients
     (gx,) = torch.autograd.grad(p.loss(x).sum(), x)
-    assert torch.allclose(gx, p.grads(x.detach()).mean(1))
+    assert torch.allclose(gx, p.worker_grads(x.detach()).mean(1))
     assert torch.allclose(p.gap(x.detach()), p.loss(x.detach()) - p.f_star)
     ce = LocalQuadratics.counterexample()
     mu, lip = ce.mu, ce.L
     assert mu == pytest.approx(7 / 6)
     assert lip == pytest.approx(103 / 6)
+
+
+def test_local_quadratics_is_the_registered_problem():
+    """One definition: the methods module re-exports the registered problem."""
+    assert biased.LocalQuadratics is LocalQuadratics
+    A = LocalQuadratics.counterexample().A
+    p = make_problem("local_quadratics", A=A)
+    assert isinstance(p, LocalQuadratics) and p.n_workers == 3 and p.d == p.dim == 3
+    assert p.grads == p.worker_grads  # the old name, still read by claim modules
 
 
 def test_local_quadratics_bad_input():
@@ -63,7 +74,7 @@ def test_identity_compressor_gives_gradient_descent(M):
     r = run(M(make("identity")), p, x0=x0, eta=0.05, steps=20)
     x = x0[None].clone()
     for _ in range(20):
-        x = x - 0.05 * p.grads(x).mean(1)
+        x = x - 0.05 * p.worker_grads(x).mean(1)
     assert torch.allclose(r.x, x, atol=1e-6)  # identity sends float32 values
 
 
@@ -73,11 +84,11 @@ def test_ef_virtual_iterate_is_sgd():
     m = EF(make("topk", k=2))
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 6, generator=g, dtype=torch.float64)
-    grads = p.grads(x)
+    grads = p.worker_grads(x)
     state = m.init(grads)
     xt = x.clone()
     for _ in range(25):
-        grads = p.grads(x)
+        grads = p.worker_grads(x)
         delta, state = m.update(state, grads, 0.03)
         x = x - delta
         xt = xt - 0.03 * grads.mean(1)
@@ -146,10 +157,10 @@ def test_weighted_average_matches_direct_sum():
     m = EF(make("topk", k=1))
     r = run(m, p, x0=torch.ones(3), eta=0.05, steps=steps, average_q=q)
     xs, x = [], torch.ones(1, 3, dtype=torch.float64)
-    state = m.init(p.grads(x))
+    state = m.init(p.worker_grads(x))
     for _ in range(steps):
         xs.append(x)
-        delta, state = m.update(state, p.grads(x), 0.05)
+        delta, state = m.update(state, p.worker_grads(x), 0.05)
         x = x - delta
     w = torch.tensor([q ** -(k + 1) for k in range(steps)], dtype=torch.float64)
     xbar = sum(wk * xk for wk, xk in zip(w, xs, strict=True)) / w.sum()

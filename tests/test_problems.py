@@ -13,6 +13,7 @@ from theorykit.errors import InputError
 from theorykit.problems import (
     CoshSum,
     L0L1Quartic,
+    LocalQuadratics,
     LogisticRegression,
     Problem,
     Quadratic,
@@ -33,6 +34,11 @@ PROBLEMS = [
     pytest.param(lambda: LogisticRegression(n=8, d=3, seed=1), id="logistic"),
     pytest.param(lambda: L0L1Quartic(d=2, c=0.5), id="quartic"),
     pytest.param(lambda: CoshSum(d=3), id="cosh"),
+    pytest.param(lambda: LocalQuadratics.random(3, 4, mu=0.5, L=3.0, heterogeneity=1.0,
+                                                seed=1), id="local-quadratics"),
+    pytest.param(lambda: LocalQuadratics(
+        [[[2.0, 0.5], [0.5, 1.0]], [[1.0, 0.0], [0.0, 3.0]]], b=[[1.0, -0.5], [0.25, 2.0]],
+        c=[0.5, -1.0]), id="local-quadratics-general"),
 ]
 
 
@@ -119,6 +125,25 @@ def test_quadratic_constants_and_validation():
         Quadratic()
     with pytest.raises(InputError, match=r"shape \(R, 3\)"):
         q.loss(torch.zeros(4, 2))
+
+
+def test_local_quadratics_workers_and_mean():
+    """grad f is the mean of the workers' gradients; the constants are those of the mean
+    quadratic (shared with Quadratic); the registry builds it by name."""
+    p = LocalQuadratics.random(4, 3, mu=0.5, L=3.0, heterogeneity=2.0, seed=0)
+    X = _X(3)
+    G = p.worker_grads(X)
+    assert G.shape == (16, 4, 3) and torch.equal(p.grad(X), G.mean(1))
+    mean = Quadratic(matrix=p.A.mean(0).numpy(), center=p.minimizer)
+    assert (p.L, p.mu) == pytest.approx((mean.L, mean.mu))
+    assert torch.allclose(p.gap(X), mean.loss(X), atol=1e-12)
+    assert pytest.approx(2.0) == p.D
+    assert p.constants()["n_workers"] == 4
+    assert p.n_workers == 4 and Quadratic(eigs=[1.0]).n_workers is None
+    assert Quadratic(eigs=[1.0, 2.0]).worker_grads(X[:, :2]).shape == (16, 1, 2)
+    assert isinstance(make_problem("local_quadratics", A=p.A, b=p.b), LocalQuadratics)
+    with pytest.raises(InputError, match=r"shape \(R, 3\)"):
+        p.worker_grads(torch.zeros(2, 4))
 
 
 def test_quartic_l0_l1_derivation():

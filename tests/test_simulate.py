@@ -15,7 +15,7 @@ from theorykit.check.stats import bonferroni_z
 from theorykit.errors import DivergenceError, InputError
 from theorykit.methods import DSGD
 from theorykit.noise import Gaussian
-from theorykit.problems import Quadratic
+from theorykit.problems import LocalQuadratics, Quadratic
 from theorykit.schedules import GradientNormalized, PolynomialDecay
 from theorykit.sde import derive
 from theorykit.simulate import resolve_stats, run_discrete, run_sde
@@ -198,6 +198,28 @@ def test_bad_input():
         run_sde(derive("dsgd", None, NZ, Q, n_workers=N, batch=B), Q, eta=0.1, dt=0.03, **kw)
     with pytest.raises(InputError, match="unknown method"):
         run_discrete("adam", Q, NZ, eta=0.1, **kw)
+
+
+def test_local_objectives_reach_their_workers():
+    """On a problem with local objectives worker i sees grad f_i: noiseless DSGD through
+    run_discrete is gradient descent on the mean quadratic; N must equal the problem's n."""
+    p = LocalQuadratics.random(3, 4, mu=1.0, L=4.0, heterogeneity=1.0, seed=2)
+    x0 = torch.tensor([1.0, -0.5, 2.0, 0.25], dtype=torch.float64)
+    r = run_discrete(DSGD(), p, Gaussian(sigma=0.0), eta=0.1, steps=25, replicas=2, x0=x0,
+                     stats=("loss",))
+    x = x0[None].expand(2, 4).clone()
+    losses = [p.loss(x)]
+    for _ in range(25):
+        x = x - 0.1 * p.worker_grads(x).mean(1)
+        losses.append(p.loss(x))
+    assert r.info["n_workers"] == 3
+    assert torch.allclose(r.x, x, rtol=0, atol=1e-13)
+    assert np.allclose(r.series()["loss_mean"], torch.stack(losses)[:, 0].numpy(), atol=1e-13)
+    # GD on the mean quadratic: x <- x - eta (Abar x - bbar) contracts to x*
+    assert float(p.gap(r.x).max()) < float(p.gap(x0[None])[0])
+    with pytest.raises(InputError, match="n_workers must be 3, got 2") as ei:
+        run_discrete(DSGD(), p, NZ, eta=0.1, steps=5, replicas=2, x0=x0, n_workers=2)
+    assert "\n" not in str(ei.value)
 
 
 def test_shared_run_options_are_checked_once():

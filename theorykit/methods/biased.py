@@ -26,8 +26,11 @@ and the iterate moves by ``x⁺ = x - delta``.
   with ``g_i⁰ = ∇f_i(x⁰)`` (``init="full"``, default) or ``C(∇f_i(x⁰))``
   (``init="compressed"``). With stochastic gradients the same update is EF21-SGD.
 
-Local functions: :class:`LocalQuadratics`, ``f_i(x) = ½ xᵀ A_i x - b_iᵀ x + c_i`` with
-exact μ, L, minimiser, ``f*`` and the heterogeneity ``D = (1/n) Σ ||∇f_i(x*)||²``;
+Local functions: the problem lives in :mod:`theorykit.problems`
+(:class:`~theorykit.problems.LocalQuadratics`, registered as ``local_quadratics``:
+``f_i(x) = ½ xᵀ A_i x - b_iᵀ x + c_i`` with exact μ, L, minimiser, ``f*`` and the
+heterogeneity ``D = (1/n) Σ ||∇f_i(x*)||²``; re-exported here). :func:`run` reads the
+workers' gradients from its :meth:`~theorykit.problems.LocalQuadratics.worker_grads`;
 stochastic gradients add ``ξ_i ~ N(0, (C/d) I)``, so that ``E||g_i - ∇f_i||² = C`` exactly
 (the constant ``C`` of the EF rate). :func:`run` drives any method and records
 ``f(x^k) - f*``, ``||x^k - x*||²`` and, optionally, the weighted average of the EF rate.
@@ -50,99 +53,24 @@ from theorykit.methods.base import Method
 from theorykit.methods.dcsgd import DCSGD
 from theorykit.methods.ef import EF as EFMethod
 from theorykit.methods.ef21 import EF21 as EF21Method
+from theorykit.problems import LocalQuadratics
 from theorykit.run.loop import MethodStep, iterate
 from theorykit.validate import nonneg_float, positive_int
 
 Tensor = torch.Tensor
 
-
-# --------------------------------------------------------------------------- local functions
-class LocalQuadratics:
-    """``n`` local quadratics ``f_i(x) = ½ xᵀA_i x - b_iᵀx + c_i``; ``f = (1/n) Σ f_i``.
-
-    ``A``: ``(n, d, d)`` symmetric with a positive definite mean; ``b``: ``(n, d)``;
-    ``c``: ``(n,)``. Constants are computed exactly (eigenvalues of the mean Hessian)."""
-
-    def __init__(self, A: Any, b: Any = None, c: Any = None, *,
-                 dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> None:
-        A = torch.as_tensor(A, dtype=dtype, device=device)
-        if A.ndim != 3 or A.shape[1] != A.shape[2]:
-            raise InputError(f"A must have shape (n, d, d), got {tuple(A.shape)}")
-        if not torch.allclose(A, A.transpose(1, 2)):
-            raise InputError("every A_i must be symmetric")
-        n, d = A.shape[0], A.shape[1]
-        b = torch.zeros(n, d, dtype=dtype, device=device) if b is None else \
-            torch.as_tensor(b, dtype=dtype, device=device)
-        c = torch.zeros(n, dtype=dtype, device=device) if c is None else \
-            torch.as_tensor(c, dtype=dtype, device=device)
-        if b.shape != (n, d) or c.shape != (n,):
-            raise InputError(f"b must be (n, d) = {(n, d)} and c (n,), got {tuple(b.shape)}, "
-                             f"{tuple(c.shape)}")
-        self.A, self.b, self.c = A, b, c
-        self.n_workers, self.dim = n, d
-        Abar = A.mean(0)
-        eig = torch.linalg.eigvalsh(Abar)
-        if eig[0] <= 0:
-            raise InputError(f"the mean Hessian must be positive definite (smallest "
-                             f"eigenvalue {float(eig[0]):.3g})")
-        self.mu, self.L = float(eig[0]), float(eig[-1])
-        self.x_star = torch.linalg.solve(Abar, b.mean(0))
-        self.f_star = float(self.loss(self.x_star[None])[0])
-        gstar = self.grads(self.x_star[None])[0]
-        self.D = float((gstar**2).sum(-1).mean())
-        """(1/n) Σ_i ||∇f_i(x*)||² (heterogeneity at the optimum)."""
-        self.L_i = [float(torch.linalg.eigvalsh(a)[-1]) for a in A]
-
-    def grads(self, x: Tensor) -> Tensor:
-        """∇f_i(x) for x of shape (R, d): returns (R, n, d)."""
-        return torch.einsum("nij,rj->rni", self.A, x) - self.b[None]
-
-    def loss(self, x: Tensor) -> Tensor:
-        """f(x) = (1/n) Σ f_i(x) for x of shape (R, d): returns (R,)."""
-        quad = 0.5 * torch.einsum("ri,nij,rj->rn", x, self.A, x)
-        return (quad - x @ self.b.T + self.c[None]).mean(-1)
-
-    def gap(self, x: Tensor) -> Tensor:
-        """f(x) - f* computed as ½ (x - x*)ᵀ Ā (x - x*) (no cancellation)."""
-        z = x - self.x_star
-        return 0.5 * torch.einsum("ri,ij,rj->r", z, self.A.mean(0), z)
-
-    # ------------------------------------------------------------------ constructors
-    @classmethod
-    def counterexample(cls, **kw: Any) -> LocalQuadratics:
-        """f_i(x) = <a_i, x>² + ||x||²/4 with the a_i of
-        :data:`theorykit.rules.rates.COUNTEREXAMPLE_A` (n = d = 3)."""
-        from theorykit.rules.rates import COUNTEREXAMPLE_A
-
-        a = torch.tensor(COUNTEREXAMPLE_A, dtype=torch.float64)
-        A = 2 * torch.einsum("ni,nj->nij", a, a) + 0.5 * torch.eye(3)[None]
-        return cls(A, **kw)
-
-    @classmethod
-    def random(cls, n: int, d: int, *, mu: float = 1.0, L: float = 10.0,
-               heterogeneity: float = 0.0, seed: int = 0, **kw: Any) -> LocalQuadratics:
-        """Workers with a common diagonal Hessian with eigenvalues spread log-uniformly in
-        [mu, L] (both attained), rotated by a random orthogonal matrix, and linear terms
-        ``b_i = h_i`` with Σ h_i = 0, ``(1/n) Σ ||h_i||² = heterogeneity`` (so x* = 0,
-        f* = 0 and D = heterogeneity exactly)."""
-        if n < 1 or d < 1:
-            raise InputError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
-        if not 0 < mu <= L:
-            raise InputError(f"need 0 < mu <= L, got mu={mu}, L={L}")
-        if heterogeneity < 0:
-            raise InputError(f"heterogeneity must be >= 0, got {heterogeneity}")
-        g = torch.Generator().manual_seed(seed)
-        eig = torch.logspace(math.log10(mu), math.log10(L), d, dtype=torch.float64)
-        q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
-        A = (q * eig) @ q.T
-        A = 0.5 * (A + A.T)
-        h = torch.randn(n, d, generator=g, dtype=torch.float64)
-        h = h - h.mean(0, keepdim=True)
-        if n == 1 or heterogeneity == 0:
-            h = torch.zeros_like(h)
-        else:
-            h = h * math.sqrt(heterogeneity / float((h**2).sum(-1).mean()))
-        return cls(A[None].expand(n, d, d).clone(), h, **kw)
+__all__ = [
+    "DCGD",
+    "EF",
+    "EF21",
+    "METHODS",
+    "LocalQuadratics",
+    "RunResult",
+    "make_method",
+    "one_thread",
+    "run",
+    "single_thread_if_small",
+]
 
 
 # --------------------------------------------------------------------------- methods
@@ -327,7 +255,7 @@ def _run(method: DCGD | EF | EF21 | Method, problem: LocalQuadratics, *, x0: Any
     sd = math.sqrt(noise / d)
 
     def stoch_grads(xx: Tensor) -> Tensor:
-        g = problem.grads(xx)
+        g = problem.worker_grads(xx)
         if noise > 0:
             g = g + sd * torch.randn(g.shape, generator=generator, dtype=dt, device=dev)
         return g
