@@ -138,10 +138,10 @@ def ef_converges_claim(ctx: RunContext) -> Verdict:
         out["EF21"] = np.sqrt(r.dist[0] / r.dist[0, 0])
         m = EF21(make("topk", k=1))
         x = torch.ones(1, 3, dtype=torch.float64)
-        st = m.init(p.grads(x))
+        st = m.init(p.worker_grads(x))
         psi = []
         for _ in range(K21 + 1):
-            gr = p.grads(x)
+            gr = p.worker_grads(x)
             delta, st = m.update(st, gr, gamma)
             G = float(((st["g"] - gr) ** 2).sum(-1).mean())
             psi.append(float(p.gap(x)[0]) + gamma / theta * G)

@@ -2,7 +2,7 @@ r"""Claims about DIANA and EF21, run through the one method abstraction
 (:mod:`theorykit.methods`) and the one run loop (:mod:`theorykit.run.loop`).
 
 Setting: N = 4 heterogeneous local quadratics :math:`f_i(x) = \tfrac12 x^\top A x - h_i^\top
-x` (:meth:`~theorykit.methods.biased.LocalQuadratics.random`, d = 4, eigenvalues in [1, 4],
+x` (:meth:`~theorykit.problems.LocalQuadratics.random`, d = 4, eigenvalues in [1, 4],
 :math:`\sum_i h_i = 0`, so x* = 0 and :math:`\nabla f_i(x^*) = -h_i \ne 0`), exact local
 gradients.
 
@@ -175,7 +175,7 @@ def diana_shift_claim(ctx: RunContext) -> Verdict:
 
     def measure() -> list[np.ndarray]:
         gen = torch.Generator().manual_seed(ctx.seed)
-        g = p.grads(p.x_star[None]).expand(R, N_WORKERS, DIM).clone()
+        g = p.worker_grads(p.x_star[None]).expand(R, N_WORKERS, DIM).clone()
         e0 = (g**2).sum(-1)
         out = []
         for f in SHIFT_FACTORS:

@@ -48,7 +48,7 @@ def test_ef_floor_exact_recursion_is_additive_and_is_sgd_at_p1():
     EF plain SGD, whose floor (ηC/(4d)) Σ 1/(1 - ηλ_i/2) is known in closed form."""
     import numpy as np
 
-    from theorykit.methods.biased import LocalQuadratics
+    from theorykit.problems import LocalQuadratics
     from theorykit.rules.ef_bound import ef_floor_exact
 
     p0 = LocalQuadratics.random(2, 4, mu=1.0, L=4.0, heterogeneity=0.0, seed=3)

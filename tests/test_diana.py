@@ -8,8 +8,9 @@ import torch
 from theorykit.compressors.registry import make
 from theorykit.errors import InputError
 from theorykit.methods import DIANA
-from theorykit.methods.biased import LocalQuadratics, run
+from theorykit.methods.biased import run
 from theorykit.methods.diana import shift_contraction
+from theorykit.problems import LocalQuadratics
 
 
 def test_identity_compressor_learns_the_gradient_in_one_step():

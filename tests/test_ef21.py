@@ -8,7 +8,8 @@ import torch
 from theorykit.compressors.registry import make
 from theorykit.methods import EF21
 from theorykit.methods.biased import EF21 as EF21View
-from theorykit.methods.biased import LocalQuadratics, run
+from theorykit.methods.biased import run
+from theorykit.problems import LocalQuadratics
 
 
 def test_first_step_sends_the_full_gradient_then_corrections():

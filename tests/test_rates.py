@@ -88,7 +88,8 @@ def test_identical_iterates_symbolic():
 def test_identical_iterates_numeric():
     """rand-k at 1/(zeta L) and its contractive scaling at 1/L give the same iterates."""
     from theorykit.compressors.algebra import contractive
-    from theorykit.methods.biased import DCGD, LocalQuadratics, run
+    from theorykit.methods.biased import DCGD, run
+    from theorykit.problems import LocalQuadratics
 
     u = make("randk", k=2, d=8)
     b3 = contractive(u)
@@ -107,7 +108,8 @@ def test_cgd_contracts_at_least_as_fast_as_the_bound(name):
     """Measured mean one-step ratio E[r_{k+1}/r_k] <= rho + 4 SE (16 replicas, 40 steps,
     seed 1); deterministic codecs: every single step <= rho (1 + 1e-6)."""
     from theorykit.check.stats import mean_se
-    from theorykit.methods.biased import DCGD, LocalQuadratics, run
+    from theorykit.methods.biased import DCGD, run
+    from theorykit.problems import LocalQuadratics
 
     d = 8
     params = {"k": 2} if "rand" in name or "top" in name else (

@@ -220,6 +220,10 @@ def test_local_objectives_reach_their_workers():
     with pytest.raises(InputError, match="n_workers must be 3, got 2") as ei:
         run_discrete(DSGD(), p, NZ, eta=0.1, steps=5, replicas=2, x0=x0, n_workers=2)
     assert "\n" not in str(ei.value)
+    # no heterogeneous-worker SDE is derived: run_sde refuses rather than ignore the f_i
+    sde = derive("dsgd", None, NZ, Quadratic(eigs=[1.0, 1.0, 1.0, 1.0]), n_workers=3, batch=1)
+    with pytest.raises(InputError, match="3 local objectives"):
+        run_sde(sde, p, eta=0.1, steps=5, replicas=2, x0=x0)
 
 
 def test_shared_run_options_are_checked_once():

@@ -63,10 +63,7 @@ __all__ = [
     "DCGD",
     "EF",
     "EF21",
-    "METHODS",
-    "LocalQuadratics",
     "RunResult",
-    "make_method",
     "one_thread",
     "run",
     "single_thread_if_small",
@@ -145,18 +142,6 @@ class EF21(_Optax):
 
     def _build(self) -> Method:
         return EF21Method(self.compressor, self.init_mode)
-
-
-METHODS: dict[str, type] = {"dcgd": DCGD, "ef": EF, "ef21": EF21}
-
-
-def make_method(name: str, compressor: CompressorSpec | Sequence[CompressorSpec],
-                **kw: Any) -> DCGD | EF | EF21:
-    """A method by name ('dcgd', 'ef', 'ef21')."""
-    try:
-        return METHODS[name.lower()](compressor, **kw)
-    except KeyError:
-        raise InputError(f"unknown method {name!r}; known: {', '.join(METHODS)}") from None
 
 
 # --------------------------------------------------------------------------- driver

@@ -80,8 +80,6 @@ class LocalQuadratics(Problem):
         """∇f_i(x) for X of shape (R, d): returns (R, n, d)."""
         return torch.einsum("nij,rj->rni", self.A, self._check_X(X)) - self.b[None]
 
-    grads = worker_grads
-    """The old name of :meth:`worker_grads` (kept for its callers)."""
 
     def _grad_torch(self, X: Tensor) -> Tensor:
         return self.worker_grads(X).mean(-2)

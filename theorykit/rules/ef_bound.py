@@ -120,7 +120,7 @@ def ef21_step(problem: Any, alpha: float) -> tuple[float, float]:
     θ = 1 - sqrt(1 - α), β = (1 - α)/(1 - sqrt(1 - α)) and L̃² = mean L_i² (Richtárik,
     Sokolov, Fatkhullin, NeurIPS 2021, Theorem 2 [paper-recalled]), for a compressor in
     B3 with α = 1/δ. ``problem`` has the attributes ``L``, ``mu`` and ``L_i`` of
-    :class:`theorykit.methods.biased.LocalQuadratics`; returns (γ, θ)."""
+    :class:`theorykit.problems.LocalQuadratics`; returns (γ, θ)."""
     if not 0 < alpha <= 1:
         raise InputError(f"alpha must be in (0, 1], got {alpha}")
     theta = 1 - math.sqrt(1 - alpha)
@@ -177,7 +177,8 @@ def measure_floor(*, n: int, d: int, k: int | None, C: float, D: float, eta: flo
     the independent replicas. x⁰ ~ N(0, (s/d) I) with ``s = x0_scale`` (default C + D).
     ``params`` are the compressor's parameters (default ``{"k": k}``)."""
     from theorykit.compressors.registry import make
-    from theorykit.methods.biased import EF, LocalQuadratics, run
+    from theorykit.methods.biased import EF, run
+    from theorykit.problems import LocalQuadratics
 
     if burn is None:
         burn = math.ceil(6 / (mu * eta))
@@ -201,7 +202,7 @@ def ef_floor_exact(problem: Any, *, p: float, eta: float, C: float, ef: bool = T
                    tol: float = 1e-13, max_iter: int = 200_000) -> float:
     """The stationary E f(x) - f* of EF with Bernoulli sparsification ``C(v)_j = m_j v_j``,
     ``m_j ~ Bernoulli(p)`` i.i.d. (the catalog's ``biased_bernoulli``, ``B3(1/p)``), at the
-    constant step ``eta``, on :class:`~theorykit.methods.biased.LocalQuadratics` with
+    constant step ``eta``, on :class:`~theorykit.problems.LocalQuadratics` with
     gradient noise ``ξ_i ~ N(0, (C/d) I)`` — computed *exactly* from the first- and
     second-moment recursion of the state ``s = (x, e_1, …, e_n)`` (derived here; no Monte
     Carlo). ``ef=False``: the same compressor without memory (``e ≡ 0``, DCGD-SGD).

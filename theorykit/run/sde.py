@@ -53,6 +53,10 @@ def run_sde(sde: Any, problem: Problem, *, eta: float, steps: int, replicas: int
     close to a single solve's. SEs are across replicas of the per-replica combination.
     """
     opts = RunOptions.of("run_sde", options)
+    if (problem.n_workers or 1) > 1:
+        raise InputError(f"{problem.name} has {problem.n_workers} local objectives: the SDEs "
+                         "theorykit derives assume every worker samples the same f (no "
+                         "heterogeneous-worker SDE is derived); use run_discrete")
     run = setup_run("SDE", problem, eta=eta, steps=steps, replicas=replicas, x0=x0,
                     options=opts, copies=2 if extrapolate else 1, keep=extrapolate,
                     matrix=getattr(sde, "noise_type", None) == "general")
