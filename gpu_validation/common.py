@@ -19,7 +19,7 @@ single-thread CPU times of the tiny runs (user time, a CI-class CPU) scaled by s
 workers, full from the estimate in the experiment's module doc (no GPU measurement unless
 it says so). Run ``python -m gpu_validation.NAME --tiny | --cpu | --full``.
 
-**Modes** (:func:`add_mode_args` / :func:`resolve_mode`): ``--tiny`` (CPU, CI, < 60 s),
+**Modes** (:func:`add_mode_args` / :func:`resolve_mode`): ``--tiny`` (CPU, CI, ~1 min),
 ``--cpu`` (CPU, minutes; the default) and ``--full`` (one GPU, sized to about 8 minutes
 on a datacenter GPU). ``--device`` overrides the device; ``--full`` on a machine without
 CUDA is a one-line error unless ``--device cpu`` is given. ``--seed`` and ``--out`` as
@@ -112,7 +112,7 @@ class Mode:
 def add_mode_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add ``--tiny | --cpu | --full``, ``--device``, ``--seed``, ``--out``."""
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--tiny", action="store_true", help="small CPU run for CI (< 60 s)")
+    g.add_argument("--tiny", action="store_true", help="small CPU run for CI (~1 min)")
     g.add_argument("--cpu", action="store_true", help="CPU run, minutes (the default)")
     g.add_argument("--full", action="store_true",
                    help="full run for one GPU (~8 min); needs CUDA unless --device cpu")

@@ -1,6 +1,6 @@
 """Run every real-model experiment of ``gpu_validation`` in one mode, within a time budget.
 
-    python -m gpu_validation.run_all --tiny                       # CPU smoke (CI), < 60 s each
+    python -m gpu_validation.run_all --tiny                       # CPU smoke (CI), ~1 min each
     python -m gpu_validation.run_all --cpu --budget 900           # CPU, minutes each
     python -m gpu_validation.run_all --full --budget 3600         # one GPU, ~8 min each
     python -m gpu_validation.run_all --full --device cpu --budget 600   # dry run of --full

@@ -186,3 +186,5 @@ def test_tiny_runs_write_verdicts(name: str, tmp_path) -> None:
     doc = _check_doc(str(out), name)
     if name == "svag":  # the tiny configuration has the power to kill every mutant
         assert {m["status"] for m in doc["verdict"]["mutants"]} == {"killed"}
+    if name == "vit_heavy_tails":  # nu = 1 diverges for DCSGD, DSignSGD trains at every nu
+        assert {m["status"] for m in doc["verdict"]["mutants"]} == {"killed"}
