@@ -325,3 +325,14 @@ def test_symbolic_spec_derives_but_refuses_to_run():
                 lambda: spec.apply(torch.ones(3))):
         with pytest.raises(AssumptionError, match="symbolic only"):
             run()
+
+
+def test_text_factors_go_through_the_safe_parser():
+    """A support or scale factor given as text is parsed by theorykit.expr (never sympify):
+    code is refused in one line, a plain formula in the spec's symbols is accepted."""
+    with pytest.raises(InputError, match="not allowed in a formula"):
+        A.compose(Natural(), TopK(k=4), support='__import__("os")')
+    with pytest.raises(InputError, match="scale factor"):
+        A.scale(make("randk", k=3), "k.__class__")
+    spec = A.compose(Natural(), TopK(k=4), support="k")
+    assert spec.support_dim(16) == 4

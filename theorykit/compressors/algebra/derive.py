@@ -12,6 +12,7 @@ numbers satisfy it. Relations: Beznosikov, Horváth, Richtárik & Safaryan, JMLR
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -227,9 +228,17 @@ class DerivedSpec(CompressorSpec):
 
 
 def as_expr(c: Any, symbols: dict[str, sp.Symbol]) -> sp.Expr:
-    """A scale factor as a SymPy expression in the spec's symbols (matched by name)."""
+    """A scale factor (or support size) as a SymPy expression in the spec's symbols (matched
+    by name). Text goes through the safe parser :func:`theorykit.expr.parse_expr`, never
+    ``sympify``; a name that is not the spec's becomes a new positive symbol."""
+    if isinstance(c, str):
+        from theorykit.expr import CONSTANTS, FUNCTIONS, parse_expr
+
+        names = set(re.findall(r"[A-Za-z_]\w*", c)) - set(FUNCTIONS) - set(CONSTANTS)
+        return parse_expr(c, {n: symbols.get(n, sp.Symbol(n, positive=True)) for n in names},
+                          what="scale factor")
     try:
-        e = sp.sympify(c)
+        e = sp.sympify(c, strict=True)
     except (sp.SympifyError, TypeError):
         raise InputError(f"scale factor {c!r} is not a number or SymPy expression") from None
     return e.subs({s: symbols.get(s.name, sp.Symbol(s.name, positive=True))
