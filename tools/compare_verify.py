@@ -16,7 +16,7 @@ import math
 import sys
 from typing import Any
 
-IGNORED = {"elapsed_s", "provenance", "series"}
+IGNORED = {"elapsed_s", "provenance"}
 
 
 def _diff(a: Any, b: Any, path: str, out: list[str], rtol: float) -> None:
