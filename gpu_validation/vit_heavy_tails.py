@@ -61,11 +61,10 @@ def config(mode: common.Mode) -> dict[str, Any]:
     """Sizes per mode.
 
     Tiny mode, chosen from the noise-free DCSGD run only (no nu involved): at lr 0.1 that
-    run is at rand-k's stability edge (effective step (1 + omega)·lr; a seed ends above its
-    initial loss at 175 steps, another spikes 2.31 -> 2.91 at 250), so lr_dcsgd is halved
-    to the full-mode 0.05 and steps doubled to keep lr·T = 10; seeds: 8, the most that fit
-    ~75 s on 2 CPU cores (3 seeds give an SE with 2 degrees of freedom, too weak for
-    z ≈ 3.6)."""
+    run is at rand-k's stability edge (effective step (1 + omega)·lr: some seeds end above
+    their initial loss), so lr_dcsgd is halved to the full-mode 0.05 and steps doubled to
+    keep lr·T = 10; seeds: 8, the most that fit the tiny budget (``ESTIMATED_S``; 3 seeds
+    give an SE with 2 degrees of freedom, too weak for the Bonferroni z)."""
     return mode.pick(
         tiny={"nus": [1.0, 3.0, math.inf], "seeds": 8, "steps": 200, "n_workers": 2,
               "batch": 16, "model": {"dim": 16, "depth": 1, "heads": 2, "mlp": 32},
