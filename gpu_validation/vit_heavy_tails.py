@@ -153,30 +153,38 @@ def _factor_check(cid: str, L: dict[Any, np.ndarray], nus: list[float],
 
 def _failure_check(cid: str, L: dict[Any, np.ndarray], L_init: np.ndarray,
                    nus: list[float], fails: Any, z: float, seed: int) -> Verdict:
-    """For each nu, 'trains' = final loss below the initial loss by more than z*SE (and
-    finite); the theory ``fails(nu)`` says whether the method fails. Contradicted if
-    the observed behaviour differs from the prediction at any nu."""
-    rows, bad = [], []
+    """For each nu, three outcomes from the improvement L_init - L_final over seeds:
+    'trains' if it exceeds z*SE; 'fails' if a seed diverged (non-finite loss) or the loss
+    rose by more than z*SE; otherwise 'undecided' (too noisy to tell). The theory
+    ``fails(nu)`` says whether the method fails: contradicted if a decided outcome differs
+    from it at any nu, inconclusive if none differs but some nu is undecided."""
+    rows, bad, undecided = [], [], []
     for nu in nus:
         imp = L_init - L[nu]
         if not np.all(np.isfinite(imp)):
-            trains, est = False, None
+            outcome, est = "fails", None
         else:
             est = stats.mean_se(imp)
-            trains = est.mean > z * est.se
+            outcome = ("trains" if est.mean > z * est.se else
+                       "fails" if est.mean < -z * est.se else "undecided")
         pred_fail = bool(fails(nu))
-        ok = pred_fail != trains
-        rows.append({"nu": nu, "predicted_fail": pred_fail, "trains": trains,
+        rows.append({"nu": nu, "predicted_fail": pred_fail, "outcome": outcome,
                      "improvement": None if est is None else est.mean,
                      "improvement_se": None if est is None else est.se,
                      "diverged_seeds": int(np.sum(~np.isfinite(L[nu])))})
-        if not ok:
+        if outcome == "undecided":
+            undecided.append(nu)
+        elif (outcome == "fails") != pred_fail:
             bad.append(nu)
-    st = Status.CONTRADICTED if bad else Status.HOLDS
+    st = (Status.CONTRADICTED if bad else Status.INCONCLUSIVE if undecided
+          else Status.HOLDS)
     return Verdict(cid, st, "fails for nu in " + str([n for n in nus if fails(n)]),
-                   "fails for nu in " + str([r["nu"] for r in rows if not r["trains"]]),
-                   None, f"'trains' iff (L_init - L_final) > {z:.3g}·SE over seeds",
-                   len(L_init), seed, details={"per_nu": rows, "mismatch_at": bad})
+                   "fails for nu in " + str([r["nu"] for r in rows if r["outcome"] == "fails"])
+                   + (f"; undecided at nu in {undecided}" if undecided else ""),
+                   None, f"'trains' iff (L_init - L_final) > {z:.3g}·SE over seeds, 'fails' iff "
+                   f"a seed diverged or (L_init - L_final) < -{z:.3g}·SE, else undecided",
+                   len(L_init), seed, details={"per_nu": rows, "mismatch_at": bad,
+                                               "undecided_at": undecided})
 
 
 def run(mode: common.Mode) -> dict[str, Any]:
@@ -279,7 +287,7 @@ def _explain(parts: list[Verdict], table: dict[str, Any]) -> str:
                             f"(pred {r['predicted']:.3g}, {r['status']})" for r in rows)
             out.append(f"{p.claim_id} {p.status.value}: degradation {txt}.")
         else:
-            txt = ", ".join(f"nu={r['nu']:g}: {'trains' if r['trains'] else 'fails'}"
+            txt = ", ".join(f"nu={r['nu']:g}: {r['outcome']}"
                             + (f" (gain {r['improvement']:.3g}±{r['improvement_se']:.2g})"
                                if r["improvement"] is not None else " (diverged)")
                             for r in rows)

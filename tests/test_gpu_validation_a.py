@@ -186,5 +186,13 @@ def test_tiny_runs_write_verdicts(name: str, tmp_path) -> None:
     doc = _check_doc(str(out), name)
     if name == "svag":  # the tiny configuration has the power to kill every mutant
         assert {m["status"] for m in doc["verdict"]["mutants"]} == {"killed"}
-    if name == "vit_heavy_tails":  # nu = 1 diverges for DCSGD, DSignSGD trains at every nu
-        assert {m["status"] for m in doc["verdict"]["mutants"]} == {"killed"}
+    if name == "vit_heavy_tails":
+        # Three outcomes per nu (trains / fails / undecided): at tiny size DCSGD at nu = 1
+        # blows up but its loss stays finite and too spread over 8 seeds to be called a
+        # failure at z*SE, so that part is undecided, never counted as confirming "fails".
+        parts = {p["claim"]: p for p in doc["verdict"]["details"]["parts"]}
+        rows = {r["nu"]: r for r in parts["dcsgd_failure"]["details"]["per_nu"]}
+        assert rows[1.0]["outcome"] in ("fails", "undecided")
+        assert rows[1.0]["outcome"] != "undecided" or parts["dcsgd_failure"]["status"] != "holds"
+        mutants = {m["name"]: m["status"] for m in doc["verdict"]["mutants"]}
+        assert mutants["sign_like_dcsgd"] == "killed"
