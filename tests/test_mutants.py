@@ -127,3 +127,13 @@ def test_journal_with_a_half_written_last_line_resumes(tmp_path) -> None:
     calls.clear()
     (v,) = Ledger(j).run([c], RunContext(), resume=True)
     assert v.status == Status.HOLDS and calls == []
+
+
+def test_at_most_with_a_non_finite_se_is_inconclusive():
+    """A bound check cannot hold on an undefined standard error (measured 100 > bound 1)."""
+    import math
+
+    from theorykit.check.stats import Estimate, at_most
+
+    for se in (math.nan, math.inf):
+        assert at_most("x", 1.0, Estimate(100.0, se, 5)).status.value == "inconclusive"

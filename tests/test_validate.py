@@ -126,3 +126,14 @@ def test_callers_share_the_messages():
         bits_per_coordinate(0)
     with pytest.raises(InputError, match=r"^L0 must be finite and >= 0, got -1$"):
         check_l0l1(CoshSum(1), L0=-1, L1=1)
+
+
+def test_number_text_is_a_number_not_a_symbol():
+    """"4" and "0.5" are numbers (never a Symbol named "4"); a name is a symbol; other text
+    is refused in one line."""
+    from theorykit.validate import count_expr, symbolic
+
+    assert symbolic("0.5") is None and count_expr("N", "4") == 4
+    assert str(count_expr("N", "N")) == "N"
+    with pytest.raises(InputError, match="neither a number nor a symbol"):
+        symbolic("N + 1")

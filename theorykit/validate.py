@@ -69,7 +69,7 @@ def nonneg_float(name: str, value: Any) -> float:
 
 
 def learning_rate(value: Any, *, expected: str = "a number") -> float:
-    """The learning rate η (or a step dt) as a float: finite and > 0."""
+    """The learning rate η as a float: finite and > 0."""
     return positive_float("learning rate eta", value, expected=expected, one_message=True)
 
 
@@ -101,7 +101,13 @@ def symbolic(value: Any, **assumptions: bool) -> sp.Expr | None:
     ``sp.Symbol(value, **assumptions)``, a non-numeric SymPy expression is kept -- else
     ``None`` (the caller then checks it as a number)."""
     if isinstance(value, str):
-        return sp.Symbol(value, **assumptions)
+        try:  # a number written as text ("0.5", "4") is a number, not a symbol named "4"
+            float(value)
+        except ValueError:
+            if not value.isidentifier():
+                raise InputError(f"{value!r} is neither a number nor a symbol name") from None
+            return sp.Symbol(value, **assumptions)
+        return None
     if isinstance(value, sp.Basic) and not value.is_number:
         return value
     return None

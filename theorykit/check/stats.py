@@ -95,8 +95,8 @@ def at_most(
     """One-sided: holds unless measured exceeds ``bound`` by more than z*SE.
     Reports the tightness ratio measured/bound."""
     excess = measured.mean - bound
-    status = Status.of(not excess > z * measured.se)  # a NaN SE does not contradict
-    if not math.isfinite(measured.mean):
+    status = Status.of(excess <= z * measured.se)
+    if not math.isfinite(measured.mean) or not math.isfinite(measured.se):
         status = Status.INCONCLUSIVE
     tight = measured.mean / bound if bound not in (0, 0.0) else float("nan")
     return _test_verdict(claim_id, status, bound, measured, z,

@@ -103,8 +103,7 @@ def discrete_step(method: Any, problem: Problem, noise: Any, eta: float, schedul
     mean stochastic gradient, as :func:`theorykit.run.run_discrete` does)."""
 
     def step(k: int, X: Tensor, gen: torch.Generator) -> Tensor:
-        G = problem.grad(X)
-        grads = G.unsqueeze(1) + noise.sample(X.shape[0], n_workers, problem.d, batch, gen,
+        grads = problem.worker_grads(X) + noise.sample(X.shape[0], n_workers, problem.d, batch, gen,
                                               X.device, X.dtype)
         D = method.direction(grads, gen)
         if schedule.needs_grad_norm:
@@ -123,6 +122,9 @@ def sde_step(sde: SDE, problem: Problem, params: dict[str, float], eta: float,
     SDE time k·dt."""
     if not sde.is_diagonal:
         raise InputError("sde_step needs a diagonal SDE")
+    if (problem.n_workers or 1) > 1:
+        raise InputError(f"{problem.name} has {problem.n_workers} local objectives: no "
+                         "heterogeneous-worker SDE is derived; use discrete_step")
     drift_fn, diff_fn = sde.lambdify("torch", {**params, "eta": eta})
     sq = math.sqrt(dt)
 

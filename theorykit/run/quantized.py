@@ -22,6 +22,7 @@ import torch
 
 from theorykit.errors import DivergenceError, InputError
 from theorykit.run.loop import iterate
+from theorykit.validate import positive_int
 
 __all__ = ["Compress", "QuantizedRunResult", "codec_compress", "run_quantized_sgd"]
 
@@ -65,7 +66,8 @@ def run_quantized_sgd(h: Any, x0: Any, noise: Any, *, n_workers: int, eta: float
     if hv.ndim != 1 or not torch.all(hv > 0):
         raise InputError("h must be a 1-d array of positive curvatures")
     d = hv.numel()
-    R, N, T = int(replicas), int(n_workers), int(steps)
+    R, N, T = (positive_int("replicas", replicas), positive_int("number of workers N", n_workers),
+               positive_int("steps", steps))
     X = torch.as_tensor(np.asarray(x0, dtype=float)).reshape(1, d).repeat(R, 1)
     gen_noise = torch.Generator().manual_seed(int(seed))
     gen = torch.Generator().manual_seed(int(seed) + COMPRESSOR_SEED_OFFSET)

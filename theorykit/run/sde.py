@@ -20,7 +20,7 @@ from theorykit.run.result import Recorder, SimResult
 from theorykit.run.setup import RunOptions, setup_run
 from theorykit.schedules import Constant, Schedule
 from theorykit.sde.solvers import AbstractSolver, get_solver
-from theorykit.validate import learning_rate
+from theorykit.validate import positive_float
 
 __all__ = ["run_sde"]
 
@@ -62,7 +62,7 @@ def run_sde(sde: Any, problem: Problem, *, eta: float, steps: int, replicas: int
                     matrix=getattr(sde, "noise_type", None) == "general")
     eta, steps, sch, gen = run.eta, run.steps, run.schedule, run.generator
     device, dtype, average_from = opts.device, opts.dtype, opts.average_from
-    dt = eta if dt is None else learning_rate(dt)
+    dt = eta if dt is None else positive_float("solver step dt", dt, one_message=True)
     ratio = eta / dt
     r = round(ratio)
     if r < 1 or abs(ratio - r) > 1e-9 * max(1.0, ratio):
